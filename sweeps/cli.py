@@ -1,0 +1,286 @@
+"""The ``sweeps`` command line: train, run, status, ui, export, trials.
+
+Every command turns bad input into one line on stderr and exit code 2; heavy imports
+(TensorFlow, Optuna, MLflow) happen inside the commands so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from sweeps.errors import EXIT_USAGE, UserError
+
+app = typer.Typer(
+    name="sweeps",
+    help="Hyperparameter sweeps for small Keras MLPs: Optuna studies, every trial in MLflow.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+ParamsOpt = Annotated[
+    Path, typer.Option("--params", "-p", help="YAML or JSON file with the parameter dict.")
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override one parameter: key=value (repeatable)."),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")]
+
+
+def _fail(problems: list[str]) -> None:
+    for line in problems:
+        err_console.print(f"error: {line}", markup=False, soft_wrap=True)
+    sys.exit(EXIT_USAGE)
+
+
+def load_params(path: Path | None, overrides: list[str] | None) -> Any:
+    """Params file + ``--set`` overrides -> validated :class:`trainer.TrainConfig`."""
+    from sweeps.files import parse_assignments, read_mapping
+    from trainer.config import TrainConfig
+
+    params: dict[str, Any] = read_mapping(path, "params file") if path is not None else {}
+    params.update(parse_assignments(overrides or []))
+    return TrainConfig.from_dict(params)
+
+
+StorageOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--storage",
+        help="Optuna storage URL (default: journal file in ./mlruns).",
+        envvar="SWEEPS_STORAGE",
+    ),
+]
+TrackingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: ./mlruns/mlflow.db).",
+        envvar="SWEEPS_TRACKING_URI",
+    ),
+]
+RootOpt = Annotated[
+    Path | None,
+    typer.Option("--root", help="Local store directory (default: ./mlruns).", envvar="SWEEPS_ROOT"),
+]
+
+
+def _store(storage: str | None, tracking_uri: str | None, root: Path | None) -> Any:
+    from sweeps.store import resolve_store
+
+    return resolve_store(storage, tracking_uri, root)
+
+
+@app.command()
+def train(
+    params: ParamsOpt | None = None,
+    set_: SetOpt = None,
+    quiet: QuietOpt = False,
+    track: Annotated[
+        bool, typer.Option(help="Log the run to MLflow (experiment 'sweeps-train').")
+    ] = True,
+    tracking_uri: TrackingOpt = None,
+    root: RootOpt = None,
+) -> None:
+    """Train one MLP from a parameter file and report its outcome (exit 1 unless ok)."""
+    from sweeps.train_cmd import run_train
+
+    config = load_params(params, set_)
+    store = _store(None, tracking_uri, root) if track else None
+    result = run_train(config, console=console, quiet=quiet, store=store)
+    if result.outcome.label != "ok":
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    space: Annotated[Path, typer.Argument(help="Search space YAML (search_spaces/*.yaml).")],
+    trials: Annotated[
+        int | None,
+        typer.Option(
+            "--trials",
+            "-n",
+            min=1,
+            help="Run this many more trials (default: top up to study.trials).",
+        ),
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option("--study", help="Study name (default: from the file).")
+    ] = None,
+    engine: Annotated[
+        str, typer.Option(help="auto, single or population (many trials in one graph).")
+    ] = "auto",
+    cohort_size: Annotated[
+        int | None, typer.Option(min=1, help="Trials per population cohort (default: automatic).")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Local worker processes sharing the study.")
+    ] = 1,
+    storage: StorageOpt = None,
+    tracking_uri: TrackingOpt = None,
+    root: RootOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run (or resume) an Optuna study over a search space; every trial goes to MLflow."""
+    from sweeps.space import ENGINES, load_space
+
+    if engine not in ENGINES:
+        raise UserError(f"--engine: must be one of {', '.join(ENGINES)}, got {engine!r}")
+    parsed = load_space(space, name=study)
+    store = _store(storage, tracking_uri, root)
+    if workers > 1:
+        from sweeps.workers import run_local_workers
+
+        code = run_local_workers(
+            space,
+            parsed,
+            store,
+            workers=workers,
+            trials=trials,
+            engine=engine,
+            console=console,
+            quiet=quiet,
+        )
+        _print_status(parsed.settings.name, store)
+        raise typer.Exit(code)
+    summary = _sweep(
+        parsed, store, trials=trials, engine=engine, cohort_size=cohort_size, quiet=quiet
+    )
+    _print_status(parsed.settings.name, store)
+    if summary.interrupted:
+        err_console.print(
+            f"interrupted: the current trial was ended; resume with the same command "
+            f"(study '{parsed.settings.name}')"
+        )
+        raise typer.Exit(130)
+
+
+def _sweep(parsed: Any, store: Any, **kwargs: Any) -> Any:
+    from sweeps.live import LiveView
+    from sweeps.sweep import run_sweep
+
+    quiet = kwargs.pop("quiet")
+    view = LiveView(console, quiet=quiet)
+    console.print(f"study '{parsed.settings.name}' in {store.describe()}")
+    return run_sweep(parsed, store, view=view, **kwargs)
+
+
+def _print_status(name: str, store: Any) -> None:
+    from sweeps.status import render_status
+    from sweeps.study import load_existing
+
+    console.print(render_status(load_existing(name, store)))
+
+
+@app.command()
+def status(
+    study: Annotated[str | None, typer.Argument(help="Study name (default: list studies).")] = None,
+    storage: StorageOpt = None,
+    tracking_uri: TrackingOpt = None,
+    root: RootOpt = None,
+) -> None:
+    """Trials by state and outcome, and the best trial; without a name, list the studies."""
+    from sweeps.status import render_studies
+
+    store = _store(storage, tracking_uri, root)
+    if study is None:
+        console.print(render_studies(store))
+        return
+    _print_status(study, store)
+
+
+@app.command()
+def export(
+    study: Annotated[str, typer.Argument(help="Study name.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file.")] = Path("best.yaml"),
+    fmt: Annotated[str | None, typer.Option("--format", help="yaml or json.")] = None,
+    storage: StorageOpt = None,
+    tracking_uri: TrackingOpt = None,
+    root: RootOpt = None,
+) -> None:
+    """Write the best trial's full parameter dict; `sweeps train --params` retrains it."""
+    from sweeps.export import export_best
+    from sweeps.study import load_existing
+
+    if fmt is not None and fmt not in ("yaml", "json"):
+        raise UserError(f"--format: must be yaml or json, got {fmt!r}")
+    store = _store(storage, tracking_uri, root)
+    path, best = export_best(load_existing(study, store), out, fmt)
+    console.print(
+        f"best trial #{best.number} ({best.value:.4f}) of study '{study}' written to {path}"
+    )
+
+
+@app.command()
+def trials(
+    study: Annotated[str, typer.Argument(help="Study name.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help=".csv or .parquet file.")] = Path(
+        "trials.csv"
+    ),
+    storage: StorageOpt = None,
+    tracking_uri: TrackingOpt = None,
+    root: RootOpt = None,
+) -> None:
+    """Export every trial (params, state, outcome, MLflow run id) as CSV or Parquet."""
+    from sweeps.export import write_trials
+    from sweeps.study import load_existing
+
+    store = _store(storage, tracking_uri, root)
+    s = load_existing(study, store)
+    path = write_trials(s, out)
+    console.print(f"{len(s.trials)} trial(s) of study '{study}' written to {path}")
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 5000,
+    host: Annotated[
+        str, typer.Option(help="Interface to bind; 127.0.0.1 keeps the UI private.")
+    ] = "127.0.0.1",
+    tracking_uri: TrackingOpt = None,
+    root: RootOpt = None,
+) -> None:
+    """Start the MLflow UI on this project's store and print its URL."""
+    from sweeps.ui import serve_ui
+
+    store = _store(None, tracking_uri, root)
+    raise typer.Exit(serve_ui(store, host=host, port=port, console=console))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: user errors become one line and exit code 2."""
+    from trainer.config import ConfigError
+    from trainer.data import DataError
+
+    try:
+        app(args=argv, standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (UserError, ConfigError) as exc:
+        _fail(exc.problems)
+    except DataError as exc:
+        _fail([str(exc)])
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors keep their own format
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(EXIT_USAGE)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()

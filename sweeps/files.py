@@ -1,0 +1,90 @@
+"""Read and write the YAML/JSON files users hand us, with one-line errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sweeps.errors import UserError
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML loader that also reads ``1e-3`` as a float (YAML 1.1 reads a string)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML text safely (no arbitrary objects), with scientific-notation floats."""
+    return yaml.load(text, Loader=_Loader)
+
+
+def read_mapping(path: str | Path, what: str) -> dict[str, Any]:
+    """Load a YAML or JSON file whose top level must be a mapping."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{what} '{p}': file not found")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{what} '{p}': cannot read ({exc.__class__.__name__})") from None
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else load_yaml(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise UserError(f"{what} '{p}': malformed {_kind(p)} ({_one_line(exc)})") from None
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else type(data).__name__
+        raise UserError(f"{what} '{p}': top level must be a mapping, got {got}")
+    return data
+
+
+def write_mapping(data: dict[str, Any], path: str | Path, fmt: str | None = None) -> Path:
+    """Write ``data`` as YAML (default) or JSON (``fmt='json'`` or a ``.json`` suffix)."""
+    p = Path(path)
+    fmt = fmt or ("json" if p.suffix.lower() == ".json" else "yaml")
+    if fmt not in ("yaml", "json"):
+        raise UserError(f"--format: must be yaml or json, got {fmt!r}")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "json":
+        p.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    else:
+        p.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return p
+
+
+def parse_assignments(items: list[str]) -> dict[str, Any]:
+    """``["lr=0.1", "hidden_layers=[16, 16]"]`` -> dict, values parsed as YAML scalars."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set: must look like key=value, got {item!r}")
+        try:
+            out[key.strip()] = load_yaml(raw)
+        except yaml.YAMLError:
+            raise UserError(f"--set {key.strip()}: cannot parse value {raw!r}") from None
+    return out
+
+
+def _kind(p: Path) -> str:
+    return "JSON" if p.suffix.lower() == ".json" else "YAML"
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())

@@ -1,0 +1,236 @@
+"""Run trials of a study: ask Optuna, train, report epochs, tell Optuna, log to MLflow.
+
+:class:`TrialSession` is the whole life of one trial and is shared by every engine:
+it guarantees that each trial has exactly one MLflow child run, that a divergence ends
+as PRUNED with its reason (a NaN never reaches the sampler), and that FAIL is kept for
+genuine errors, with the message.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from sweeps.space import SearchSpace
+from sweeps.study import best_trial, state_counts
+from sweeps.tracking import TAG_RETRY_OF, Tracker, history_csv
+from trainer.config import ConfigError, TrainConfig
+
+TrialObserver = Callable[["TrialReport"], None]
+
+
+@dataclass(frozen=True)
+class TrialReport:
+    """What the live view prints about a finished trial."""
+
+    number: int
+    state: str
+    outcome: str
+    value: float | None
+    reason: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def metric_value(metric: str, record: Any) -> float | None:
+    """The study metric from an epoch record; ``val_*`` falls back to the training metric
+    when there is no validation split."""
+    value = getattr(record, metric, None)
+    if value is None and metric.startswith("val_"):
+        value = getattr(record, metric[4:], None)
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+class TrialSession:
+    """One asked trial: its config, its MLflow run, and how it ends."""
+
+    def __init__(
+        self,
+        study: optuna.Study,
+        space: SearchSpace,
+        tracker: Tracker,
+        trial: optuna.Trial,
+        *,
+        engine: str = "single",
+    ) -> None:
+        self.study, self.space, self.tracker, self.trial = study, space, tracker, trial
+        self.params = space.params_for(trial.params)
+        tags = {"sweeps.engine": engine}
+        # A retried trial (dead worker) arrives with the original's user attributes.
+        retry_of = optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(
+            _frozen(study, trial)
+        )
+        if retry_of is not None:
+            tags["sweeps.retry_of_trial"] = str(retry_of)
+            tags[TAG_RETRY_OF] = str(trial.user_attrs.get("mlflow_run_id", ""))
+        self.run_id = tracker.start_trial(trial.number, self.params, tags=tags)
+        trial.set_user_attr("mlflow_run_id", self.run_id)
+        trial.set_user_attr("params", self.params)
+        self.history: list[dict[str, Any]] = []
+        self.finished = False
+
+    def config(self) -> TrainConfig:
+        return TrainConfig.from_dict(self.params)
+
+    def on_epoch(self, record: Any) -> bool:
+        """Log the epoch, report the metric to the pruner; ``True`` = prune now."""
+        metrics = record.metrics()
+        self.history.append({"epoch": record.epoch, **metrics})
+        self.tracker.log_epoch(self.run_id, record.epoch, metrics)
+        value = metric_value(self.space.settings.metric, record)
+        if value is None:
+            return False
+        self.trial.report(value, record.epoch)
+        return bool(self.trial.should_prune())
+
+    def finish(self, result: Any) -> TrialReport:
+        """Tell Optuna how a training run ended and close the MLflow run to match."""
+        label, reason = result.outcome.label, result.outcome.reason
+        final = result.final
+        value = metric_value(self.space.settings.metric, final) if final else None
+        if label == "diverged":
+            state = TrialState.PRUNED
+        elif result.stopped_early:
+            state = TrialState.PRUNED
+            if label == "ok":
+                label = "pruned"
+            reason = (
+                f"pruned by {self.space.settings.pruner} pruner after epoch "
+                f"{result.epochs_run} ({self.space.settings.metric}={_fmt(value)})"
+                + ("" if label == "pruned" else f"; {reason}")
+            )
+        elif value is None:
+            state, label = TrialState.FAIL, "failed"
+            reason = f"metric {self.space.settings.metric} is not finite at the last epoch"
+        else:
+            state = TrialState.COMPLETE
+        extra = {
+            "outcome": label,
+            "reason": reason,
+            "test_accuracy": result.test_accuracy,
+            "chance_accuracy": result.chance_accuracy,
+            "epochs_run": result.epochs_run,
+            "wall_time": round(result.wall_time, 3),
+        }
+        for key, val in {**extra, **_evidence(result)}.items():
+            self.trial.set_user_attr(key, val)
+        summary = {"test_accuracy": result.test_accuracy, "wall_time": result.wall_time}
+        if math.isfinite(result.test_loss):
+            summary["test_loss"] = result.test_loss
+        return self._end(state, label, reason, value, summary)
+
+    def fail(self, exc: BaseException) -> TrialReport:
+        """A genuine error: FAIL with the message kept on the trial and the run."""
+        message = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
+        self.trial.set_user_attr("outcome", "failed")
+        self.trial.set_user_attr("reason", message[:2000])
+        self.tracker.log_text(self.run_id, traceback.format_exc(), "error.txt")
+        return self._end(TrialState.FAIL, "failed", message, None, {})
+
+    def interrupt(self) -> None:
+        """Ctrl-C: end the trial as FAIL and its run as KILLED, leaving the study resumable."""
+        self.trial.set_user_attr("outcome", "interrupted")
+        self.trial.set_user_attr("reason", "interrupted by the user")
+        self._end(
+            TrialState.FAIL, "interrupted", "interrupted by the user", None, {}, status="KILLED"
+        )
+
+    def _end(
+        self,
+        state: TrialState,
+        label: str,
+        reason: str,
+        value: float | None,
+        metrics: dict[str, float],
+        status: str | None = None,
+    ) -> TrialReport:
+        if self.finished:
+            raise RuntimeError(f"trial {self.trial.number} already finished")
+        self.finished = True
+        artifacts = {"params.yaml": _yaml(self.params)}
+        if self.history:
+            artifacts["history.csv"] = history_csv(self.history)
+        try:
+            self.tracker.finish_trial(
+                self.run_id,
+                state=state.name,
+                outcome=label,
+                reason=reason,
+                metrics=metrics,
+                artifacts=artifacts,
+                status=status,
+            )
+        finally:
+            if state == TrialState.COMPLETE:
+                self.study.tell(self.trial, value)
+            else:
+                self.study.tell(self.trial, state=state)
+        return TrialReport(self.trial.number, state.name, label, value, reason, self.params)
+
+
+def update_parent(study: optuna.Study, tracker: Tracker, *, with_table: bool = False) -> None:
+    """Best value/params so far and trial counts on the study's parent run."""
+    trials = study.get_trials(deepcopy=False)
+    best = best_trial(study)
+    csv_text = None
+    if with_table:
+        from sweeps.export import trials_frame
+
+        csv_text = trials_frame(study).to_csv(index=False)
+    tracker.update_parent(
+        counts=state_counts(trials),
+        best_value=best.value if best else None,
+        best_params=best.user_attrs.get("params") if best else None,
+        best_trial=best.number if best else None,
+        trials_csv=csv_text,
+    )
+
+
+def run_trial(
+    study: optuna.Study,
+    space: SearchSpace,
+    tracker: Tracker,
+    dataset: Any,
+) -> TrialReport:
+    """Ask one trial, train it with the single engine, and record how it ended."""
+    from trainer.training import train
+
+    trial = study.ask(fixed_distributions=space.distributions)
+    session = TrialSession(study, space, tracker, trial)
+    try:
+        result = train(session.config(), dataset=dataset, on_epoch_end=session.on_epoch)
+    except KeyboardInterrupt:
+        session.interrupt()
+        raise
+    except Exception as exc:
+        return session.fail(exc)
+    return session.finish(result)
+
+
+def _frozen(study: optuna.Study, trial: optuna.Trial) -> optuna.trial.FrozenTrial:
+    return study._storage.get_trial(trial._trial_id)
+
+
+def _evidence(result: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if result.divergence is not None:
+        out["diverged_epoch"] = result.divergence.epoch
+        out["diverged_batch"] = result.divergence.batch
+    return out
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _yaml(params: dict[str, Any]) -> str:
+    import yaml
+
+    return yaml.safe_dump(params, sort_keys=False)

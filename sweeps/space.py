@@ -1,0 +1,319 @@
+"""Search-space files: ``search_spaces/*.yaml`` -> a validated :class:`SearchSpace`.
+
+A file has two sections::
+
+    study:   {name, metric, direction, sampler, seed, pruner, trials, ...}
+    params:  {<trainer parameter>: <fixed value> | {type: float|int|categorical, ...}}
+
+Every problem in a file is collected with its key path (``params.learning_rate.low``)
+and reported at once. Choices and bounds are also checked against the trainer's own
+rules, so a sweep never starts with a value that every trial would reject.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+
+from sweeps.errors import UserError
+from sweeps.files import read_mapping
+from trainer.config import DEFAULTS, FIELD_NAMES, ConfigError, TrainConfig, validate_field
+
+METRICS = {
+    "val_accuracy": "maximize",
+    "val_loss": "minimize",
+    "accuracy": "maximize",
+    "loss": "minimize",
+}
+SAMPLERS = ("tpe", "random", "qmc")
+PRUNERS = ("median", "percentile", "hyperband", "successive_halving", "none")
+ENGINES = ("auto", "single", "population")
+_STUDY_KEYS = (
+    "name",
+    "metric",
+    "direction",
+    "sampler",
+    "seed",
+    "pruner",
+    "pruner_warmup_epochs",
+    "pruner_startup_trials",
+    "trials",
+    "engine",
+    "cohort_size",
+    "description",
+)
+_SPEC_KEYS = {
+    "float": ("type", "low", "high", "log", "step"),
+    "int": ("type", "low", "high", "step", "log"),
+    "categorical": ("type", "choices"),
+}
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """The ``study:`` section, with defaults filled in."""
+
+    name: str
+    metric: str = "val_accuracy"
+    direction: str = "maximize"
+    sampler: str = "tpe"
+    seed: int | None = 0
+    pruner: str = "median"
+    pruner_warmup_epochs: int = 1
+    pruner_startup_trials: int = 5
+    trials: int = 20
+    engine: str = "auto"
+    cohort_size: int | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Study settings, Optuna distributions for swept params, and the fixed params."""
+
+    settings: StudySettings
+    distributions: dict[str, BaseDistribution]
+    fixed: dict[str, Any]
+    source: str = ""
+    _encoded: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    def params_for(self, suggested: Mapping[str, Any]) -> dict[str, Any]:
+        """Full parameter dict for a trial: defaults <- fixed <- suggested (decoded)."""
+        params = dict(DEFAULTS)
+        params.update(self.fixed)
+        for name, value in suggested.items():
+            params[name] = self._encoded.get(name, {}).get(value, value)
+        return params
+
+    def config_for(self, suggested: Mapping[str, Any]) -> TrainConfig:
+        return TrainConfig.from_dict(self.params_for(suggested))
+
+    def fingerprint(self) -> str:
+        """Stable JSON of what makes two spaces compatible (used when resuming)."""
+        dists = {
+            n: optuna.distributions.distribution_to_json(d)
+            for n, d in sorted(self.distributions.items())
+        }
+        return json.dumps(
+            {
+                "distributions": dists,
+                "fixed": self.fixed,
+                "metric": self.settings.metric,
+                "direction": self.settings.direction,
+            },
+            sort_keys=True,
+            default=str,
+        )
+
+
+def load_space(path: str | Path, *, name: str | None = None) -> SearchSpace:
+    """Read and validate a search-space file; ``name`` overrides ``study.name``."""
+    p = Path(path)
+    raw = read_mapping(p, "search space")
+    return parse_space(raw, default_name=name or p.stem, source=str(p), force_name=name)
+
+
+def parse_space(
+    raw: Mapping[str, Any],
+    *,
+    default_name: str = "study",
+    source: str = "",
+    force_name: str | None = None,
+) -> SearchSpace:
+    """Validate an already-parsed mapping; raise :class:`UserError` listing every problem."""
+    problems: list[str] = []
+    for key in raw:
+        if key not in ("study", "params"):
+            problems.append(_unknown(str(key), ["study", "params"], ""))
+    study_raw = raw.get("study") or {}
+    params_raw = raw.get("params")
+    if not isinstance(study_raw, Mapping):
+        problems.append(f"study: must be a mapping, got {_fmt(study_raw)}")
+        study_raw = {}
+    if not isinstance(params_raw, Mapping) or not params_raw:
+        problems.append(f"params: must be a non-empty mapping, got {_fmt(params_raw)}")
+        params_raw = {}
+
+    settings = _parse_settings(study_raw, default_name, force_name, problems)
+    distributions: dict[str, BaseDistribution] = {}
+    fixed: dict[str, Any] = {}
+    encoded: dict[str, dict[str, Any]] = {}
+    for name, spec in params_raw.items():
+        path = f"params.{name}"
+        if name not in FIELD_NAMES:
+            problems.append(_unknown(str(name), list(FIELD_NAMES), "params."))
+            continue
+        if isinstance(spec, Mapping):
+            dist, codes = _parse_spec(str(name), spec, path, problems)
+            if dist is not None:
+                distributions[str(name)] = dist
+                if codes:
+                    encoded[str(name)] = codes
+        else:
+            value, error = validate_field(str(name), spec)
+            if error:
+                problems.append(f"{path}: {error.split(': ', 1)[1]}")
+            else:
+                fixed[str(name)] = _plain(value)
+    if not problems:
+        try:  # the fixed values together (and defaults) must make a valid config
+            TrainConfig.from_dict({**DEFAULTS, **fixed})
+        except ConfigError as exc:
+            problems.extend(f"params.{p}" for p in exc.problems)
+    if problems:
+        where = f"search space '{source}'" if source else "search space"
+        raise UserError(f"{where}: {len(problems)} problem(s)", [f"{where}: {p}" for p in problems])
+    return SearchSpace(settings, distributions, fixed, source, encoded)
+
+
+def _parse_settings(
+    raw: Mapping[str, Any], default_name: str, force_name: str | None, problems: list[str]
+) -> StudySettings:
+    for key in raw:
+        if key not in _STUDY_KEYS:
+            problems.append(_unknown(str(key), list(_STUDY_KEYS), "study."))
+    values: dict[str, Any] = {"name": force_name or raw.get("name") or default_name}
+    name = values["name"]
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        problems.append(f"study.name: must be a non-empty string, got {_fmt(name)}")
+    metric = raw.get("metric", "val_accuracy")
+    if metric not in METRICS:
+        problems.append(f"study.metric: must be one of {', '.join(METRICS)}, got {_fmt(metric)}")
+        metric = "val_accuracy"
+    values["metric"] = metric
+    direction = raw.get("direction", METRICS[metric])
+    if direction not in ("maximize", "minimize"):
+        problems.append(f"study.direction: must be maximize or minimize, got {_fmt(direction)}")
+    values["direction"] = direction
+    for key, choices in (("sampler", SAMPLERS), ("pruner", PRUNERS), ("engine", ENGINES)):
+        if key in raw:
+            val = raw[key]
+            val = "none" if (key == "pruner" and val in (None, False)) else val
+            if val not in choices:
+                problems.append(
+                    f"study.{key}: must be one of {', '.join(choices)}, got {_fmt(val)}"
+                )
+            values[key] = val
+    for key, low in (
+        ("trials", 1),
+        ("pruner_warmup_epochs", 0),
+        ("pruner_startup_trials", 0),
+        ("cohort_size", 1),
+    ):
+        if key in raw and raw[key] is not None:
+            val = raw[key]
+            if not isinstance(val, int) or isinstance(val, bool) or val < low:
+                problems.append(f"study.{key}: must be an integer >= {low}, got {_fmt(val)}")
+            values[key] = val
+    if "seed" in raw:
+        seed = raw["seed"]
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+            problems.append(f"study.seed: must be an integer >= 0 or null, got {_fmt(seed)}")
+        values["seed"] = seed
+    if "description" in raw:
+        values["description"] = str(raw["description"])
+    try:
+        return StudySettings(**values)
+    except TypeError:  # pragma: no cover - guarded by the checks above
+        return StudySettings(name=str(name))
+
+
+def _parse_spec(
+    name: str, spec: Mapping[str, Any], path: str, problems: list[str]
+) -> tuple[BaseDistribution | None, dict[str, Any]]:
+    kind = spec.get("type")
+    if kind not in _SPEC_KEYS:
+        problems.append(f"{path}.type: must be float, int or categorical, got {_fmt(kind)}")
+        return None, {}
+    before = len(problems)
+    for key in spec:
+        if key not in _SPEC_KEYS[kind]:
+            problems.append(_unknown(str(key), list(_SPEC_KEYS[kind]), f"{path}."))
+    if kind == "categorical":
+        choices = spec.get("choices")
+        if not isinstance(choices, list) or not choices:
+            problems.append(f"{path}.choices: must be a non-empty list, got {_fmt(choices)}")
+            return None, {}
+        codes: dict[str, Any] = {}
+        plain: list[Any] = []
+        for i, choice in enumerate(choices):
+            value, error = validate_field(name, choice)
+            if error:
+                problems.append(f"{path}.choices[{i}]: {error.split(': ', 1)[1]}")
+                continue
+            value = _plain(value)
+            if isinstance(value, list):  # Optuna choices must be scalars: encode as JSON
+                code = json.dumps(value)
+                codes[code] = value
+                value = code
+            if value in plain:
+                problems.append(f"{path}.choices[{i}]: duplicate choice {_fmt(choice)}")
+            plain.append(value)
+        if len(problems) > before:
+            return None, {}
+        return CategoricalDistribution(plain), codes
+
+    low: Any = spec.get("low")
+    high: Any = spec.get("high")
+    step: Any = spec.get("step")
+    log = spec.get("log", False)
+    if not isinstance(log, bool):
+        problems.append(f"{path}.log: must be true or false, got {_fmt(log)}")
+    for key, val in (("low", low), ("high", high)):
+        if not _is_number(val) or (kind == "int" and not float(val).is_integer()):
+            want = "an integer" if kind == "int" else "a finite number"
+            problems.append(f"{path}.{key}: must be {want}, got {_fmt(val)}")
+    if step is not None and (not _is_number(step) or step <= 0):
+        problems.append(f"{path}.step: must be > 0, got {_fmt(step)}")
+    if len(problems) > before:
+        return None, {}
+    if low > high:
+        problems.append(f"{path}: low must be <= high, got low={low} high={high}")
+    if log is True and low <= 0:
+        problems.append(f"{path}.low: must be > 0 when log is true, got {low}")
+    if log is True and step is not None:
+        problems.append(f"{path}: step and log cannot be used together, got step={step}")
+    if len(problems) > before:
+        return None, {}
+    for key, val in (("low", low), ("high", high)):
+        _, error = validate_field(name, int(val) if kind == "int" else float(val))
+        if error:
+            problems.append(f"{path}.{key}: {error.split(': ', 1)[1]}")
+    if len(problems) > before:
+        return None, {}
+    if kind == "int":
+        return IntDistribution(int(low), int(high), log=log, step=int(step or 1)), {}
+    return FloatDistribution(
+        float(low), float(high), log=log, step=None if step is None else float(step)
+    ), {}
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _fmt(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _unknown(key: str, known: list[str], prefix: str) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"{prefix}{key}: unknown key{hint}"

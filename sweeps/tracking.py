@@ -1,0 +1,244 @@
+"""MLflow tracking: one experiment per study, a parent run, a child run per trial.
+
+Written against :class:`mlflow.MlflowClient` with explicit run ids (never the fluent
+API, whose active experiment is process-global), so several workers and the
+population engine can log many runs at once without stepping on each other.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sweeps.store import Store
+
+TAG_STUDY = "sweeps.study"
+TAG_ROLE = "sweeps.role"
+TAG_TRIAL = "optuna.trial_number"
+TAG_STATE = "optuna.state"
+TAG_OUTCOME = "sweeps.outcome"
+TAG_REASON = "sweeps.reason"
+TAG_PARENT = "mlflow.parentRunId"
+TAG_RETRY_OF = "sweeps.retry_of_run"
+
+# Optuna state -> MLflow run status
+RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED"}
+
+
+class Tracker:
+    """Thin, explicit-id wrapper over ``MlflowClient`` for one study."""
+
+    def __init__(self, store: Store, study_name: str) -> None:
+        import mlflow
+        from mlflow import MlflowClient
+
+        mlflow.set_tracking_uri(store.tracking_uri)
+        self.client = MlflowClient(tracking_uri=store.tracking_uri)
+        self.store = store
+        self.study_name = study_name
+        self.experiment_id = self._experiment()
+        self.parent_run_id = self._parent_run()
+
+    def _experiment(self) -> str:
+        exp = self.client.get_experiment_by_name(self.study_name)
+        if exp is not None:
+            if exp.lifecycle_stage == "deleted":
+                self.client.restore_experiment(exp.experiment_id)
+            return str(exp.experiment_id)
+        try:
+            return str(
+                self.client.create_experiment(
+                    self.study_name,
+                    artifact_location=_artifact_location(self.store, self.study_name),
+                    tags={TAG_STUDY: self.study_name},
+                )
+            )
+        except Exception:  # another worker created it first
+            exp = self.client.get_experiment_by_name(self.study_name)
+            if exp is None:
+                raise
+            return str(exp.experiment_id)
+
+    def _parents(self) -> list[Any]:
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`{TAG_ROLE}` = 'parent'",
+            order_by=["attributes.start_time ASC"],
+            max_results=50,
+        )
+        return sorted(runs, key=lambda r: (r.info.start_time, r.info.run_id))
+
+    def _parent_run(self) -> str:
+        """Find or create the study's parent run; concurrent creators converge on one."""
+        parents = self._parents()
+        if parents:
+            return str(parents[0].info.run_id)
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=f"study:{self.study_name}",
+            tags={TAG_STUDY: self.study_name, TAG_ROLE: "parent"},
+        )
+        winner = self._parents()[0]
+        if winner.info.run_id != run.info.run_id:
+            self.client.delete_run(run.info.run_id)
+        return str(winner.info.run_id)
+
+    # -- child runs -----------------------------------------------------------------
+
+    def start_trial(
+        self,
+        trial_number: int,
+        params: Mapping[str, Any],
+        *,
+        tags: Mapping[str, str] | None = None,
+    ) -> str:
+        """Create the trial's child run with all its params; returns the run id."""
+        from mlflow.entities import Param
+
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=f"trial-{trial_number}",
+            tags={
+                TAG_PARENT: self.parent_run_id,
+                TAG_STUDY: self.study_name,
+                TAG_ROLE: "trial",
+                TAG_TRIAL: str(trial_number),
+                TAG_STATE: "RUNNING",
+                **(tags or {}),
+            },
+        )
+        run_id = str(run.info.run_id)
+        self.client.log_batch(
+            run_id, params=[Param(k, _param_str(v)) for k, v in sorted(params.items())]
+        )
+        return run_id
+
+    def log_epoch(self, run_id: str, epoch: int, metrics: Mapping[str, float]) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(
+            run_id, metrics=[Metric(k, float(v), now, epoch) for k, v in metrics.items()]
+        )
+
+    def finish_trial(
+        self,
+        run_id: str,
+        *,
+        state: str,
+        outcome: str,
+        reason: str = "",
+        metrics: Mapping[str, float] | None = None,
+        extra_tags: Mapping[str, str] | None = None,
+        artifacts: Mapping[str, str] | None = None,
+        status: str | None = None,
+    ) -> None:
+        """Tag the run with its Optuna state and outcome, attach artifacts, end it."""
+        from mlflow.entities import Metric, RunTag
+
+        now = int(time.time() * 1000)
+        tags = {TAG_STATE: state, TAG_OUTCOME: outcome, **(extra_tags or {})}
+        if reason:
+            tags[TAG_REASON] = reason[:5000]
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()],
+            tags=[RunTag(k, str(v)) for k, v in tags.items()],
+        )
+        for name, text in (artifacts or {}).items():
+            self.log_text(run_id, text, name)
+        self.client.set_terminated(run_id, status or RUN_STATUS.get(state, "FINISHED"))
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self.client.log_text(run_id, text, artifact_file)
+
+    def log_file(self, run_id: str, path: str | Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(path), artifact_path)
+
+    # -- parent run ---------------------------------------------------------------
+
+    def update_parent(
+        self,
+        *,
+        counts: Mapping[str, int],
+        best_value: float | None,
+        best_params: Mapping[str, Any] | None,
+        best_trial: int | None,
+        trials_csv: str | None = None,
+        extra_tags: Mapping[str, str] | None = None,
+    ) -> None:
+        from mlflow.entities import Metric, RunTag
+
+        now = int(time.time() * 1000)
+        metrics = [Metric(f"trials_{k.lower()}", float(v), now, 0) for k, v in counts.items()]
+        tags = [RunTag(f"sweeps.count.{k.lower()}", str(v)) for k, v in counts.items()]
+        if best_value is not None:
+            metrics.append(Metric("best_value", float(best_value), now, 0))
+            tags.append(RunTag("sweeps.best_trial", str(best_trial)))
+            tags.append(RunTag("sweeps.best_params", json.dumps(best_params, default=str)))
+        for k, v in (extra_tags or {}).items():
+            tags.append(RunTag(k, v))
+        self.client.log_batch(self.parent_run_id, metrics=metrics, tags=tags)
+        if trials_csv is not None:
+            self.client.log_text(self.parent_run_id, trials_csv, "trials.csv")
+
+    def end_parent(self) -> None:
+        """Mark the parent run FINISHED (it is reopened when the study is resumed)."""
+        self.client.set_terminated(self.parent_run_id, "FINISHED")
+
+    def reopen_parent(self) -> None:
+        self.client.update_run(self.parent_run_id, status="RUNNING")
+
+    def trial_runs(self) -> list[Any]:
+        """All child runs of this study (not deleted)."""
+        return list(
+            self.client.search_runs(
+                [self.experiment_id],
+                filter_string=f"tags.`{TAG_ROLE}` = 'trial'",
+                max_results=50_000,
+            )
+        )
+
+    def kill_run(self, run_id: str, reason: str) -> None:
+        """End a run left RUNNING by a dead worker as KILLED (MLflow never does this)."""
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(
+            run_id,
+            tags=[
+                RunTag(TAG_STATE, "FAIL"),
+                RunTag(TAG_OUTCOME, "killed"),
+                RunTag(TAG_REASON, reason),
+            ],
+        )
+        self.client.set_terminated(run_id, "KILLED")
+
+
+def history_csv(rows: Iterable[Mapping[str, Any]]) -> str:
+    """Per-epoch history rows as CSV text (header from the first row)."""
+    import csv
+
+    rows = list(rows)
+    if not rows:
+        return ""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _artifact_location(store: Store, study_name: str) -> str | None:
+    if store.artifact_root is None:
+        return None
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in study_name)
+    return f"{store.artifact_root}/{safe}"
+
+
+def _param_str(value: Any) -> str:
+    text = json.dumps(value) if isinstance(value, list | tuple | dict) else str(value)
+    return text[:6000]

@@ -1,0 +1,97 @@
+"""``sweeps train``: one run from a parameter file, with per-epoch progress and an outcome."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.console import Console
+
+from sweeps.store import Store
+from trainer.config import TrainConfig
+
+TRAIN_EXPERIMENT = "sweeps-train"
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}" if math.isfinite(value) else str(value)
+
+
+def epoch_line(record: Any) -> str:
+    return (
+        f"epoch {record.epoch:>3}  loss {_fmt(record.loss)}  acc {_fmt(record.accuracy)}  "
+        f"val_loss {_fmt(record.val_loss)}  val_acc {_fmt(record.val_accuracy)}  "
+        f"({record.seconds:.2f}s)"
+    )
+
+
+def run_train(
+    config: TrainConfig,
+    *,
+    console: Console,
+    quiet: bool = False,
+    store: Store | None = None,
+) -> Any:
+    """Train ``config``, print progress and the outcome, log to MLflow when ``store``."""
+    from trainer.data import load_dataset
+    from trainer.training import train
+
+    dataset = load_dataset(config.dataset)
+    tracker = run_id = None
+    if store is not None:
+        from sweeps.tracking import Tracker
+
+        tracker = Tracker(store, TRAIN_EXPERIMENT)
+        run_id = tracker.start_trial(0, config.to_dict(), tags={"sweeps.role": "train"})
+    if not quiet:
+        console.print(
+            f"training {dataset.num_features}-{config.architecture}-{dataset.num_classes} "
+            f"{config.activation}/{config.output_activation} {config.loss} "
+            f"{config.optimizer} lr={config.learning_rate:g} batch={config.batch_size} "
+            f"on {dataset.name}"
+        )
+
+    def on_epoch(record: Any) -> bool:
+        if not quiet:
+            console.print(epoch_line(record))
+        if tracker is not None and run_id is not None:
+            tracker.log_epoch(run_id, record.epoch, record.metrics())
+        return False
+
+    try:
+        result = train(config, dataset=dataset, on_epoch_end=on_epoch)
+    except BaseException as exc:
+        if tracker is not None and run_id is not None:
+            tracker.finish_trial(
+                run_id,
+                state="FAIL",
+                outcome="failed",
+                reason=str(exc),
+                status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED",
+            )
+        raise
+    if result.divergence is not None and not quiet:
+        console.print(epoch_line(result.history[-1]))
+    final = result.final
+    style = {"ok": "green", "diverged": "red"}.get(result.outcome.label, "yellow")
+    console.print(f"outcome: [{style}]{result.outcome.label}[/{style}] — {result.outcome.reason}")
+    console.print(
+        f"test accuracy {_fmt(result.test_accuracy)} (chance {_fmt(result.chance_accuracy)}), "
+        f"val accuracy {_fmt(final.val_accuracy if final else None)}, "
+        f"{result.epochs_run} epoch(s), {result.wall_time:.1f}s"
+    )
+    if tracker is not None and run_id is not None:
+        import yaml
+
+        tracker.finish_trial(
+            run_id,
+            state="COMPLETE" if result.outcome.label != "diverged" else "PRUNED",
+            outcome=result.outcome.label,
+            reason=result.outcome.reason,
+            metrics={"test_accuracy": result.test_accuracy},
+            artifacts={"params.yaml": yaml.safe_dump(config.to_dict(), sort_keys=False)},
+        )
+        console.print(f"mlflow run {run_id} (experiment '{TRAIN_EXPERIMENT}')")
+    return result

@@ -1,0 +1,165 @@
+"""End to end on the embedded data: run, prune divergence, track, export, retrain, resume."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from sweeps.store import resolve_store
+from sweeps.study import load_existing
+from sweeps.tracking import TAG_OUTCOME, TAG_REASON, TAG_ROLE, TAG_STATE, TAG_TRIAL
+
+DIVERGING = {"learning_rate": {"type": "categorical", "choices": [0.001, 3.0]}}
+
+
+@pytest.fixture
+def swept(cli, write_space, tmp_path: Path):
+    """A finished 6-trial study whose space includes a learning rate that diverges."""
+    space = write_space("diverge", study={"trials": 6}, params=DIVERGING)
+    root = tmp_path / "mlruns"
+    result = cli("run", space, "--root", root, "--engine", "single", "--quiet")
+    assert result.code == 0, result
+    return space, root, result
+
+
+def _runs(root: Path, study: str):
+    store = resolve_store(root=root)
+    client = MlflowClient(store.tracking_uri)
+    exp = client.get_experiment_by_name(study)
+    assert exp is not None
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    return [r for r in runs if r.data.tags.get(TAG_ROLE) == "trial"], [
+        r for r in runs if r.data.tags.get(TAG_ROLE) == "parent"
+    ]
+
+
+def test_divergence_is_pruned_with_reason_and_tracked(swept) -> None:
+    _, root, result = swept
+    study = load_existing("diverge", resolve_store(root=root))
+    trials = study.get_trials()
+    assert len(trials) == 6
+    by_lr = {t.number: t.params["learning_rate"] for t in trials}
+    assert set(by_lr.values()) == {0.001, 3.0}, "seeded random sampler should try both"
+    for t in trials:
+        if t.params["learning_rate"] == 3.0:
+            assert t.state == optuna.trial.TrialState.PRUNED
+            assert t.user_attrs["outcome"] == "diverged"
+            assert t.user_attrs["reason"].startswith("diverged at epoch 1 batch ")
+            assert t.value is None
+        else:
+            assert t.state == optuna.trial.TrialState.COMPLETE
+            assert math.isfinite(t.value)
+    # one child run per trial, with matching state/outcome tags and artifacts
+    children, parents = _runs(root, "diverge")
+    assert len(parents) == 1
+    assert len(children) == 6
+    runs = {int(r.data.tags[TAG_TRIAL]): r for r in children}
+    assert sorted(runs) == [t.number for t in trials]
+    client = MlflowClient(resolve_store(root=root).tracking_uri)
+    for t in trials:
+        run = runs[t.number]
+        assert t.user_attrs["mlflow_run_id"] == run.info.run_id
+        assert run.data.tags[TAG_STATE] == t.state.name
+        assert run.data.tags[TAG_OUTCOME] == t.user_attrs["outcome"]
+        assert run.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
+        assert run.info.status == "FINISHED"
+        assert run.data.params["learning_rate"] == str(t.params["learning_rate"])
+        assert run.data.params["activation"] == "linear"  # fixed params logged too
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert "params.yaml" in artifacts
+        if t.state == optuna.trial.TrialState.PRUNED:
+            assert run.data.tags[TAG_REASON] == t.user_attrs["reason"]
+        else:
+            assert "history.csv" in artifacts
+            history = client.get_metric_history(run.info.run_id, "val_accuracy")
+            assert [m.step for m in history] == [1, 2]
+    parent = parents[0]
+    assert parent.data.metrics["trials_complete"] + parent.data.metrics["trials_pruned"] == 6
+    assert "trials.csv" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert "diverged" in result.out
+
+
+def test_export_retrains_to_same_validation_accuracy(swept, cli, tmp_path: Path) -> None:
+    _, root, _ = swept
+    study = load_existing("diverge", resolve_store(root=root))
+    out = tmp_path / "best.yaml"
+    res = cli("export", "diverge", "--out", out, "--root", root)
+    assert res.code == 0, res
+    params = yaml.safe_load(out.read_text())
+    assert params["learning_rate"] == study.best_trial.params["learning_rate"]
+    res = cli("train", "--params", out, "--root", root, "--no-track")
+    assert res.code == 0, res
+    assert f"val accuracy {study.best_value:.4f}" in res.out
+    # JSON too
+    res = cli(
+        "export", "diverge", "--out", tmp_path / "best.json", "--format", "json", "--root", root
+    )
+    assert res.code == 0 and (tmp_path / "best.json").read_text().startswith("{")
+
+
+def test_trials_table_csv_and_parquet(swept, cli, tmp_path: Path) -> None:
+    _, root, _ = swept
+    for name in ("t.csv", "t.parquet"):
+        res = cli("trials", "diverge", "--out", tmp_path / name, "--root", root)
+        assert res.code == 0, res
+        frame = (pd.read_csv if name.endswith("csv") else pd.read_parquet)(tmp_path / name)
+        assert len(frame) == 6
+        assert frame["mlflow_run_id"].notna().all()
+        assert set(frame["state"]) == {"COMPLETE", "PRUNED"}
+
+
+def test_resume_adds_trials_to_same_study(swept, cli) -> None:
+    space, root, _ = swept
+    res = cli("run", space, "--root", root, "--trials", "2", "--quiet")
+    assert res.code == 0, res
+    study = load_existing("diverge", resolve_store(root=root))
+    assert len(study.trials) == 8
+    children, parents = _runs(root, "diverge")
+    assert len(children) == 8 and len(parents) == 1
+    # without --trials, a finished study is already at its target: nothing more runs
+    res = cli("run", space, "--root", root, "--quiet")
+    assert res.code == 0
+    assert len(load_existing("diverge", resolve_store(root=root)).trials) == 8
+
+
+def test_status_shows_counts_and_best(swept, cli) -> None:
+    _, root, _ = swept
+    res = cli("status", "diverge", "--root", root)
+    assert res.code == 0, res
+    assert "COMPLETE" in res.out and "PRUNED" in res.out and "best trial #" in res.out
+    res = cli("status", "--root", root)
+    assert "diverge" in res.out
+
+
+def test_incompatible_space_on_resume_is_refused(swept, cli, write_space) -> None:
+    _, root, _ = swept
+    other = write_space("diverge", params={"learning_rate": 0.5})
+    res = cli("run", other, "--root", root, "--quiet")
+    assert res.code == 2
+    assert "exists with a different search space" in res.err
+    assert len(res.err.strip().splitlines()) == 1
+
+
+def test_export_errors_are_one_line_exit_2(cli, write_space, tmp_path: Path) -> None:
+    root = tmp_path / "mlruns"
+    res = cli("export", "nope", "--root", root)
+    assert res.code == 2
+    assert (
+        res.err.strip() == f"error: study 'nope': not found in optuna=journal:"
+        f"{root.resolve() / 'optuna.journal'} mlflow=sqlite:///{root.resolve() / 'mlflow.db'} "
+        "(known: none)"
+    )
+    # a study whose only trials diverged has nothing to export
+    space = write_space("alldiv", study={"trials": 2}, params={"learning_rate": 3.0})
+    assert cli("run", space, "--root", root, "--quiet").code == 0
+    res = cli("export", "alldiv", "--root", root, "--out", tmp_path / "b.yaml")
+    assert res.code == 2
+    assert "no completed trial to export (pruned=2)" in res.err
+    assert len(res.err.strip().splitlines()) == 1
+    assert not (tmp_path / "b.yaml").exists()
