@@ -22,11 +22,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False)
 
 ParamsOpt = Annotated[
-    Path, typer.Option("--params", "-p", help="YAML or JSON file with the parameter dict.")
+    Path | None,
+    typer.Option("--params", "-p", help="YAML or JSON file with the parameter dict."),
 ]
 SetOpt = Annotated[
     list[str] | None,
@@ -81,7 +82,7 @@ def _store(storage: str | None, tracking_uri: str | None, root: Path | None) -> 
 
 @app.command()
 def train(
-    params: ParamsOpt | None = None,
+    params: ParamsOpt = None,
     set_: SetOpt = None,
     quiet: QuietOpt = False,
     track: Annotated[
@@ -183,6 +184,14 @@ def _print_status(name: str, store: Any) -> None:
 @app.command()
 def status(
     study: Annotated[str | None, typer.Argument(help="Study name (default: list studies).")] = None,
+    stability: Annotated[
+        bool,
+        typer.Option(
+            "--stability",
+            help="Largest learning rate that did not diverge per activation x loss, and "
+            "which parameters predict divergence.",
+        ),
+    ] = False,
     storage: StorageOpt = None,
     tracking_uri: TrackingOpt = None,
     root: RootOpt = None,
@@ -195,6 +204,92 @@ def status(
         console.print(render_studies(store))
         return
     _print_status(study, store)
+    if stability:
+        from sweeps.stability import show_stability
+        from sweeps.study import load_existing
+
+        show_stability(load_existing(study, store), store, console=console)
+
+
+@app.command()
+def worker(
+    space: Annotated[Path, typer.Argument(help="Search space YAML shared by all workers.")],
+    trials: Annotated[
+        int | None,
+        typer.Option(
+            "--trials",
+            "-n",
+            min=1,
+            help="Stop after this many trials (default: until the study reaches study.trials).",
+        ),
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option("--study", help="Study name (default: from the file).")
+    ] = None,
+    engine: Annotated[str, typer.Option(help="auto, single or population.")] = "single",
+    storage: StorageOpt = None,
+    tracking_uri: TrackingOpt = None,
+    root: RootOpt = None,
+    quiet: QuietOpt = True,
+) -> None:
+    """One worker process of a shared study (run any number, on any number of machines)."""
+    from sweeps.space import ENGINES, load_space
+
+    if engine not in ENGINES:
+        raise UserError(f"--engine: must be one of {', '.join(ENGINES)}, got {engine!r}")
+    parsed = load_space(space, name=study)
+    summary = _sweep(
+        parsed,
+        _store(storage, tracking_uri, root),
+        trials=trials,
+        engine=engine,
+        cohort_size=None,
+        quiet=quiet,
+    )
+    if summary.interrupted:
+        raise typer.Exit(130)
+
+
+@app.command()
+def doctor(
+    params: Annotated[
+        Path, typer.Option("--params", "-p", help="YAML or JSON file with the parameter dict.")
+    ],
+    set_: SetOpt = None,
+    epochs: Annotated[
+        int | None, typer.Option(min=1, help="Epochs per probe run (default: from params, <= 3).")
+    ] = None,
+    storage: StorageOpt = None,
+    tracking_uri: TrackingOpt = None,
+    root: RootOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train a config briefly, label what goes wrong, and rank single changes that fix it."""
+    from sweeps.doctor import run_doctor
+
+    config = load_params(params, set_)
+    run_doctor(
+        config, _store(storage, tracking_uri, root), console=console, epochs=epochs, quiet=quiet
+    )
+
+
+@app.command()
+def report(
+    study: Annotated[str, typer.Argument(help="Study name.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path(
+        "report.html"
+    ),
+    storage: StorageOpt = None,
+    tracking_uri: TrackingOpt = None,
+    root: RootOpt = None,
+) -> None:
+    """One self-contained HTML page of plots for a study (also logged to its parent run)."""
+    from sweeps.report import write_report
+    from sweeps.study import load_existing
+
+    store = _store(storage, tracking_uri, root)
+    path = write_report(load_existing(study, store), store, out)
+    console.print(f"report for study '{study}' written to {path}")
 
 
 @app.command()
@@ -261,9 +356,8 @@ def main(argv: list[str] | None = None) -> None:
     from trainer.data import DataError
 
     try:
-        app(args=argv, standalone_mode=False)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        # standalone mode: click prints its own usage errors (exit 2) and handles Exit
+        app(args=argv, standalone_mode=True)
     except (UserError, ConfigError) as exc:
         _fail(exc.problems)
     except DataError as exc:
@@ -271,15 +365,6 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors keep their own format
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(EXIT_USAGE)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        raise
 
 
 if __name__ == "__main__":
