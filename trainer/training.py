@@ -22,11 +22,18 @@ from trainer.data import Dataset, load_dataset, train_validation_split
 from trainer.losses import per_example_loss
 from trainer.model import build_model, build_optimizer
 from trainer.outcome import Divergence, Outcome, classify
+from trainer.preflight import PreflightWarning, run_checks
+from trainer.signals import Probe
 
 
 @dataclass(frozen=True)
 class EpochRecord:
-    """Metrics of one epoch. ``val_*`` are ``None`` without a validation split."""
+    """Metrics of one epoch. ``val_*`` are ``None`` without a validation split.
+
+    ``dead_fraction`` (ReLU) and ``saturated_fraction`` (sigmoid/tanh) are the shares of
+    hidden units dead / pinned at a bound on the probe batch at the end of the epoch
+    (:mod:`trainer.signals`); ``None`` where they do not apply.
+    """
 
     epoch: int
     loss: float
@@ -37,10 +44,21 @@ class EpochRecord:
     grad_norm_max: float
     batches: int
     seconds: float
+    dead_fraction: float | None = None
+    saturated_fraction: float | None = None
 
     def metrics(self) -> dict[str, float]:
         """The finite numeric metrics, keyed as logged to MLflow."""
-        names = ("loss", "accuracy", "val_loss", "val_accuracy", "grad_norm", "grad_norm_max")
+        names = (
+            "loss",
+            "accuracy",
+            "val_loss",
+            "val_accuracy",
+            "grad_norm",
+            "grad_norm_max",
+            "dead_fraction",
+            "saturated_fraction",
+        )
         values = {n: getattr(self, n) for n in names}
         return {k: float(v) for k, v in values.items() if v is not None and np.isfinite(v)}
 
@@ -48,10 +66,17 @@ class EpochRecord:
 EpochCallback = Callable[[EpochRecord], bool | None]
 """Called after each epoch; returning ``True`` stops training (e.g. an Optuna pruner)."""
 
+PreflightCallback = Callable[[tuple[PreflightWarning, ...]], None]
+"""Called once with the pre-flight warnings (possibly none), before the first step."""
+
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What a run produced; ``outcome.label`` is ``ok``, ``diverged`` or ``stuck``."""
+    """What a run produced; ``outcome.label`` is one of :data:`trainer.outcome.LABELS`.
+
+    ``initial_loss`` / ``initial_grad_norm`` are measured on the probe batch before the
+    first step; ``warnings`` are the pre-flight warnings (:mod:`trainer.preflight`).
+    """
 
     config: TrainConfig
     outcome: Outcome
@@ -65,6 +90,9 @@ class TrainResult:
     num_train: int
     num_validation: int
     model: Any = field(default=None, repr=False, compare=False)
+    initial_loss: float | None = None
+    initial_grad_norm: float | None = None
+    warnings: tuple[PreflightWarning, ...] = ()
 
     @property
     def epochs_run(self) -> int:
@@ -135,7 +163,14 @@ class _EpochRunner:
                 finite = tf.logical_and(tf.math.is_finite(loss), tf.math.is_finite(g_norm))
 
                 def step() -> Any:
-                    optimizer.apply(grads, variables)
+                    # Apply in cross-replica context: in a replica context the Keras
+                    # TF optimizer all-reduces the gradients, and that all-reduce
+                    # registers a custom gradient in TensorFlow's global gradient
+                    # registry on every trace, which keeps each traced epoch graph
+                    # alive forever (~3 MB leaked per train() call in a sweep).
+                    tf.distribute.get_replica_context().merge_call(
+                        lambda _strategy: optimizer.apply(grads, variables)
+                    )
                     return tf.constant(True)
 
                 tf.cond(finite, step, lambda: tf.constant(False))
@@ -177,11 +212,15 @@ def train(
     dataset: Dataset | None = None,
     on_epoch_end: EpochCallback | None = None,
     keep_model: bool = False,
+    on_preflight: PreflightCallback | None = None,
 ) -> TrainResult:
-    """Train ``config`` and classify the run as ``ok``, ``diverged`` or ``stuck``.
+    """Train ``config`` and label the run (``ok``, ``diverged``, ``stuck``, ...; see
+    :mod:`trainer.outcome`).
 
     ``dataset`` overrides ``config.dataset`` (already loaded data, e.g. shared by many
     trials). ``on_epoch_end`` may return ``True`` to stop after that epoch.
+    ``on_preflight`` receives the pre-flight warnings (see :mod:`trainer.preflight`)
+    before the first step; they are also on the result (``warnings``).
     """
     tf, keras = tf_keras()
     data = dataset if dataset is not None else load_dataset(config.dataset)
@@ -196,6 +235,11 @@ def train(
     num_classes = data.num_classes
     model = build_model(config, data.num_features, num_classes)
     runner = _EpochRunner(config, model, build_optimizer(config), num_classes)
+    probe = Probe(config, model, x_tr, y_tr, num_classes)
+    initial_loss, initial_grad_norm = probe.initial()
+    warnings = run_checks(config, num_classes, initial_loss=initial_loss)
+    if on_preflight is not None:
+        on_preflight(warnings)
 
     xt = tf.constant(x_tr, dtype=tf.float32)
     yt = tf.constant(y_tr, dtype=tf.int32)
@@ -225,6 +269,7 @@ def train(
         if val is not None:
             vl, va = runner.evaluate(*val)
             val_loss, val_acc = float(vl), float(va)
+        units = probe.units()
         record = EpochRecord(
             epoch=epoch,
             loss=float(loss_sum / seen) if seen else float("nan"),
@@ -235,6 +280,8 @@ def train(
             grad_norm_max=float(g_max),
             batches=int(batches),
             seconds=time.perf_counter() - t0,
+            dead_fraction=units.dead_fraction,
+            saturated_fraction=units.saturated_fraction,
         )
         history.append(record)
         if divergence is not None:
@@ -253,6 +300,19 @@ def train(
         kernels=[layer.kernel.numpy() for layer in model.layers],
         biases=[layer.bias.numpy() for layer in model.layers],
         last_grad_norm=history[-1].grad_norm if history else float("nan"),
+        initial_loss=initial_loss,
+        max_loss=_max_finite(
+            [r.loss for r in history]
+            + (
+                [divergence.last_finite_loss]
+                if divergence is not None and divergence.last_finite_loss is not None
+                else []
+            )
+        ),
+        initial_grad_norm=initial_grad_norm,
+        max_grad_norm=_max_finite([r.grad_norm_max for r in history]),
+        dead_fraction=history[-1].dead_fraction if history else None,
+        saturated_fraction=history[-1].saturated_fraction if history else None,
     )
     return TrainResult(
         config=config,
@@ -267,4 +327,12 @@ def train(
         num_train=len(x_tr),
         num_validation=len(x_val),
         model=model if keep_model else None,
+        initial_loss=initial_loss,
+        initial_grad_norm=initial_grad_norm,
+        warnings=warnings,
     )
+
+
+def _max_finite(values: list[float]) -> float | None:
+    finite = [v for v in values if v is not None and np.isfinite(v)]
+    return max(finite) if finite else None

@@ -1,0 +1,601 @@
+"""``sweeps doctor``: train a config briefly, label it, and rank single changes that fix it.
+
+The doctor is an ordinary, small Optuna study with every probe an MLflow child run
+(study ``doctor-<hash>``, the hash of the config and the probe budget), so everything it
+tried is in the store like any sweep. Its trials are *enqueued*, one fixed config each:
+
+1. the config as given (the baseline), trained for at most :data:`MAX_EPOCHS` epochs on
+   at most :data:`MAX_TRAIN` training examples;
+2. one-factor-at-a-time changes around it (:func:`candidate_changes`): the hidden
+   activation, the output activation (for ``mse``/``quadratic``, or ``crossentropy`` on a
+   linear output), the initializer, the init scale, the learning rate (/10, /100,
+   /1000, x10), the loss (``crossentropy`` with softmax) and the optimizer.
+
+A change *fixes* the config when its run is ``ok`` and the baseline's is not. The table
+ranks fixes first, then by validation accuracy (the last epoch's, also for a run that
+diverged: the weights before the non-finite step). Running the doctor again on the same
+config and budget reuses the finished probes of its study.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from sweeps.diagnosis import warning_lines
+from sweeps.runner import TrialSession, update_parent
+from sweeps.space import SearchSpace, parse_space
+from sweeps.store import Store
+from sweeps.study import open_study
+from sweeps.tracking import Tracker
+from trainer.config import TrainConfig
+from trainer.outcome import LABELS
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+MAX_EPOCHS = 3
+"""Epochs per probe unless ``--epochs`` says otherwise."""
+
+MAX_TRAIN = 10_000
+"""At most this many examples of the training pool (the first ones) are used."""
+
+MAX_TEST = 2_000
+"""At most this many test examples (the first ones)."""
+
+FACTORS = (
+    "activation",
+    "output",
+    "initializer",
+    "init_scale",
+    "learning_rate",
+    "loss",
+    "optimizer",
+)
+
+MILD = ("dead_units", "saturated")
+"""Labels of a run that learns, with a warning; every other label but ``ok`` is a failure."""
+
+ATTR_CHANGE = "doctor.change"
+ATTR_FACTOR = "doctor.factor"
+ATTR_VAL = "doctor.val_accuracy"
+BASELINE = "(as given)"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One factor changed: a label like ``activation: linear -> sigmoid`` and the overrides."""
+
+    factor: str
+    label: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """How the baseline or one change did."""
+
+    change: str
+    factor: str
+    outcome: str
+    labels: tuple[str, ...]
+    val_accuracy: float | None
+    test_accuracy: float | None
+    reason: str
+    evidence: dict[str, float] = field(default_factory=dict)
+    trial_number: int = -1
+    run_id: str = ""
+
+    @property
+    def score(self) -> float:
+        v = self.val_accuracy
+        return v if v is not None and math.isfinite(v) else -1.0
+
+    @property
+    def learns(self) -> bool:
+        """``ok``, or learning with only a mild label (dead units, saturation)."""
+        return self.outcome == "ok" or self.outcome in MILD
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    """The doctor's findings: the baseline, every probe (ranked) and the fixes."""
+
+    study_name: str
+    epochs: int
+    baseline: ProbeResult
+    probes: tuple[ProbeResult, ...]
+    warnings: tuple[Any, ...] = ()
+
+    @property
+    def fixes(self) -> tuple[ProbeResult, ...]:
+        """Changes that fix the baseline, best first (see :func:`is_fix`)."""
+        return tuple(p for p in self.probes if is_fix(self.baseline, p))
+
+    def by_change(self) -> dict[str, ProbeResult]:
+        return {p.change: p for p in self.probes}
+
+
+def is_fix(baseline: ProbeResult, probe: ProbeResult) -> bool:
+    """A change fixes a failing run (diverged, exploded, symmetric, stuck) when its run
+    learns (``ok``, or only a mild label remains: dead units, saturation); it fixes a
+    run with a mild label when its run is ``ok``."""
+    if baseline.outcome == "ok":
+        return False
+    if baseline.outcome in MILD:
+        return probe.outcome == "ok"
+    return probe.learns
+
+
+def candidate_changes(config: TrainConfig) -> list[Change]:
+    """The one-factor-at-a-time changes tried around ``config`` (see the module doc)."""
+    changes: list[Change] = []
+
+    def add(factor: str, label: str, **params: Any) -> None:
+        merged = {**config.to_dict(), **params}
+        if TrainConfig.from_dict(merged) == config:
+            return
+        if any(c.params == params for c in changes):
+            return
+        changes.append(Change(factor, label, params))
+
+    for act in ("sigmoid", "tanh", "relu"):
+        if act != config.activation:
+            add("activation", f"activation: {config.activation} -> {act}", activation=act)
+    out = config.output_activation
+    if config.loss in ("mse", "quadratic"):
+        for new in ("sigmoid", "softmax"):
+            if new != out:
+                add("output", f"output: {out} -> {new}", output_activation=new)
+    elif out == "linear":
+        add("output", f"output: {out} -> softmax", output_activation="softmax")
+    init = config.weight_init
+    init_name = init if init in ("zeros", "ones") else f"{init}({config.weight_init_scale:g})"
+    for new in ("glorot_uniform", "he_normal"):
+        if new != init or config.weight_init_scale != 1.0:
+            add(
+                "initializer",
+                f"init: {init_name} -> {new}",
+                weight_init=new,
+                weight_init_scale=1.0,
+            )
+    if init not in ("zeros", "ones", "constant") and config.weight_init_scale > 0:
+        new_scale = float(f"{config.weight_init_scale * 0.1:.6g}")
+        scaled: dict[str, Any] = {"weight_init_scale": new_scale}
+        label = f"init scale: {config.weight_init_scale:g} -> {new_scale:g}"
+        if config.bias_init in ("normal", "truncated_normal", "uniform"):
+            scaled["bias_init_scale"] = float(f"{config.bias_init_scale * 0.1:.6g}")
+            label += " (weights and biases)"
+        add("init_scale", label, **scaled)
+    lr = config.learning_rate
+    for factor in (0.1, 0.01, 0.001, 10.0):
+        new_lr = float(f"{lr * factor:.6g}")
+        if new_lr > 10.0 or new_lr < 1e-5:
+            continue
+        add("learning_rate", f"learning_rate: {lr:g} -> {new_lr:g}", learning_rate=new_lr)
+    if config.loss != "crossentropy":
+        add(
+            "loss",
+            f"loss: {config.loss} -> crossentropy+softmax",
+            loss="crossentropy",
+            output_activation="softmax",
+        )
+    if config.optimizer != "adam":
+        add(
+            "optimizer",
+            f"optimizer: {config.optimizer} -> adam (lr 0.001)",
+            optimizer="adam",
+            learning_rate=0.001,
+        )
+    else:
+        add(
+            "optimizer",
+            "optimizer: adam -> momentum (lr 0.01)",
+            optimizer="momentum",
+            learning_rate=0.01,
+        )
+    return changes
+
+
+def doctor_study_name(config: TrainConfig, epochs: int, max_train: int) -> str:
+    """``doctor-<hash>`` of the config and the probe budget."""
+    blob = json.dumps(
+        {"config": config.to_dict(), "epochs": epochs, "max_train": max_train}, sort_keys=True
+    )
+    return "doctor-" + hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+
+def doctor_space(
+    config: TrainConfig, changes: Sequence[Change], epochs: int, name: str
+) -> SearchSpace:
+    """A search space whose categorical params hold the baseline and every change's value."""
+    base = {**config.to_dict(), "epochs": epochs}
+    varied: dict[str, list[Any]] = {}
+    for change in changes:
+        for key, value in change.params.items():
+            choices = varied.setdefault(key, [base[key]])
+            if value not in choices:
+                choices.append(value)
+    params: dict[str, Any] = {k: v for k, v in base.items() if k not in varied}
+    for key, choices in varied.items():
+        params[key] = {"type": "categorical", "choices": choices}
+    raw = {
+        "study": {
+            "name": name,
+            "metric": "val_accuracy",
+            "sampler": "random",
+            "seed": 0,
+            "pruner": "none",
+            "trials": len(changes) + 1,
+            "engine": "single",
+            "description": "sweeps doctor: one-factor-at-a-time changes around a config",
+        },
+        "params": params,
+    }
+    return parse_space(raw, default_name=name, source="sweeps doctor")
+
+
+def _subset(data: Any, max_train: int) -> Any:
+    from trainer.data import Dataset
+
+    if len(data.y_train) <= max_train and len(data.y_test) <= MAX_TEST:
+        return data
+    return Dataset(
+        f"{data.name}[:{max_train}]",
+        data.x_train[:max_train],
+        data.y_train[:max_train],
+        data.x_test[:MAX_TEST],
+        data.y_test[:MAX_TEST],
+    )
+
+
+def _from_trial(t: optuna.trial.FrozenTrial) -> ProbeResult:
+    attrs = t.user_attrs
+    val = attrs.get(ATTR_VAL)
+    test = attrs.get("test_accuracy")
+    labels = tuple(attrs.get("labels") or [attrs.get("outcome", "failed")])
+    return ProbeResult(
+        change=str(attrs.get(ATTR_CHANGE, "?")),
+        factor=str(attrs.get(ATTR_FACTOR, "?")),
+        outcome=labels[0] if t.state != TrialState.FAIL else "failed",
+        labels=labels if t.state != TrialState.FAIL else ("failed",),
+        val_accuracy=float(val) if isinstance(val, int | float) else None,
+        test_accuracy=float(test) if isinstance(test, int | float) else None,
+        reason=str(attrs.get("reason", "")),
+        evidence=dict(attrs.get("evidence") or {}),
+        trial_number=t.number,
+        run_id=str(attrs.get("mlflow_run_id", "")),
+    )
+
+
+def _stored_warnings(trial: optuna.trial.FrozenTrial) -> tuple[Any, ...]:
+    from trainer.preflight import PreflightWarning
+
+    stored = trial.user_attrs.get("preflight") or []
+    return tuple(
+        PreflightWarning(str(w.get("code")), str(w.get("message")), dict(w.get("numbers") or {}))
+        for w in stored
+        if isinstance(w, dict)
+    )
+
+
+def _finished(study: optuna.Study) -> dict[str, optuna.trial.FrozenTrial]:
+    """Latest COMPLETE/PRUNED trial per change label (reused when the doctor runs again)."""
+    done: dict[str, optuna.trial.FrozenTrial] = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        change = t.user_attrs.get(ATTR_CHANGE)
+        if isinstance(change, str):
+            done[change] = t
+    return done
+
+
+def _run_probe(
+    study: optuna.Study,
+    space: SearchSpace,
+    tracker: Tracker,
+    data: Any,
+    base: TrainConfig,
+    change: Change | None,
+) -> tuple[ProbeResult, tuple[Any, ...]]:
+    """Enqueue one fixed config, train it as a trial of the study, read it back."""
+    from trainer.training import train
+
+    label = BASELINE if change is None else change.label
+    factor = "baseline" if change is None else change.factor
+    params = base.to_dict()
+    fixed = {name: params[name] for name in space.distributions}
+    for key, value in (change.params if change else {}).items():
+        fixed[key] = value
+    study.enqueue_trial(fixed, user_attrs={ATTR_CHANGE: label, ATTR_FACTOR: factor})
+    trial = study.ask(fixed_distributions=space.distributions)
+    session = TrialSession(study, space, tracker, trial, engine="doctor")
+    tracker.client.set_tag(session.run_id, "sweeps.doctor.change", label)
+    tracker.client.set_tag(session.run_id, "sweeps.doctor.factor", factor)
+    warnings: tuple[Any, ...] = ()
+    try:
+        result = train(session.config(), dataset=data, on_epoch_end=session.on_epoch)
+    except KeyboardInterrupt:
+        session.interrupt()
+        raise
+    except Exception as exc:
+        session.fail(exc)
+    else:
+        final = result.final
+        val = final.val_accuracy if final is not None else None
+        if val is None and final is not None:
+            val = final.accuracy
+        if val is not None and math.isfinite(val):
+            trial.set_user_attr(ATTR_VAL, float(val))
+        warnings = result.warnings
+        session.finish(result)
+    frozen = study.get_trials(deepcopy=False)[trial.number]
+    return _from_trial(frozen), warnings
+
+
+def rank(probes: Sequence[ProbeResult]) -> list[ProbeResult]:
+    """Runs that learn first, then by validation accuracy, then the milder outcome first."""
+
+    def severity(p: ProbeResult) -> int:
+        return -LABELS.index(p.outcome) if p.outcome in LABELS else -len(LABELS) - 1
+
+    return sorted(probes, key=lambda p: (not p.learns, -p.score, severity(p)))
+
+
+def evidence_text(p: ProbeResult) -> str:
+    """The numbers behind a probe's label, then its other labels."""
+    ev = p.evidence
+    nan = float("nan")
+    label = p.outcome
+    if label == "diverged" and "epoch" in ev:
+        text = f"non-finite at epoch {int(ev['epoch'])} batch {int(ev['batch'])}"
+    elif label == "exploded":
+        ratios = []
+        if ev.get("loss_ratio", 0) > 1:
+            ratios.append(f"loss x{ev['loss_ratio']:.2g}")
+        if ev.get("grad_ratio", 0) > 1:
+            ratios.append(f"grad norm x{ev['grad_ratio']:.2g}")
+        text = ", ".join(ratios) + " of initial"
+    elif label == "symmetric":
+        text = f"{int(ev.get('symmetric_layers', 0))} layer(s) of identical units"
+    elif label == "stuck":
+        text = (
+            f"test acc {ev.get('test_accuracy', nan):.3f} <= chance "
+            f"{ev.get('chance_accuracy', nan):.3f}+margin"
+        )
+    elif label == "dead_units":
+        text = f"{ev.get('dead_fraction', nan):.0%} of ReLUs dead"
+    elif label == "saturated":
+        text = f"{ev.get('saturated_fraction', nan):.0%} of units saturated"
+    elif label == "ok" and p.test_accuracy is not None:
+        text = f"test acc {p.test_accuracy:.3f}"
+    else:
+        text = p.reason[:80]
+    others = [name for name in p.labels if name != label]
+    return text + (f" (+{', '.join(others)})" if others else "")
+
+
+def _acc(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.4f}"
+
+
+def render_report(report: DoctorReport) -> Table:
+    """The ranked table: change, outcome after, val accuracy and its change, evidence."""
+    base = report.baseline
+    table = Table(
+        title=(
+            f"single changes ranked; baseline {base.outcome}, val acc "
+            f"{_acc(base.val_accuracy)} ({report.epochs} epoch(s) per run)"
+        ),
+        header_style="bold",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("#", justify="right")
+    table.add_column("change", no_wrap=True)
+    table.add_column("fix", justify="center")
+    table.add_column(f"outcome (was {base.outcome})")
+    table.add_column("val acc", justify="right")
+    table.add_column("Δ", justify="right")
+    table.add_column("evidence")
+    for i, p in enumerate(report.probes, 1):
+        delta = (
+            f"{p.val_accuracy - base.val_accuracy:+.3f}"
+            if p.val_accuracy is not None and base.val_accuracy is not None
+            else "-"
+        )
+        style = "green" if p.outcome == "ok" else "red" if p.outcome == "diverged" else "yellow"
+        table.add_row(
+            str(i),
+            escape(p.change),
+            "yes" if is_fix(base, p) else "",
+            f"[{style}]{p.outcome}[/{style}]",
+            _acc(p.val_accuracy),
+            delta,
+            escape(evidence_text(p)),
+        )
+    return table
+
+
+def _summary_lines(report: DoctorReport) -> list[str]:
+    base = report.baseline
+    if base.outcome == "ok":
+        best = report.probes[0] if report.probes else None
+        line = "the config trains (ok); nothing to fix"
+        if best is not None and best.score > base.score:
+            line += (
+                f"; best single change: {best.change} "
+                f"(val acc {_acc(base.val_accuracy)} -> {_acc(best.val_accuracy)})"
+            )
+        return [line]
+    if not report.fixes:
+        return [f"no single change fixes it ({base.outcome}); try combining the best ones above"]
+    lines = [f"{len(report.fixes)} single change(s) fix it:"]
+    for p in report.fixes:
+        lines.append(
+            f"  fix: {p.change}: {base.outcome} -> {p.outcome}, val acc "
+            f"{_acc(base.val_accuracy)} -> {_acc(p.val_accuracy)} ({evidence_text(p)})"
+        )
+    return lines
+
+
+def run_doctor(
+    config: TrainConfig,
+    store: Store,
+    *,
+    console: Console,
+    epochs: int | None = None,
+    quiet: bool = False,
+    dataset: Any = None,
+    max_train: int = MAX_TRAIN,
+    factors: Sequence[str] | None = None,
+) -> DoctorReport:
+    """Diagnose ``config``: baseline, one-factor changes, a ranked table; all in MLflow.
+
+    ``dataset`` overrides ``config.dataset`` (already loaded); ``factors`` restricts the
+    changes to some of :data:`FACTORS`.
+    """
+    from trainer.data import load_dataset
+
+    probe_epochs = epochs if epochs is not None else min(config.epochs, MAX_EPOCHS)
+    base_config = config.replace(epochs=probe_epochs)
+    changes = candidate_changes(base_config)
+    if factors is not None:
+        changes = [c for c in changes if c.factor in factors]
+    name = doctor_study_name(config, probe_epochs, max_train)
+    space = doctor_space(base_config, changes, probe_epochs, name)
+    data = _subset(
+        dataset if dataset is not None else load_dataset(config.dataset), max(max_train, 1)
+    )
+    study = open_study(space, store)
+    tracker = Tracker(store, name)
+    tracker.reopen_parent()
+    if not quiet:
+        console.print(
+            f"doctor: study '{name}' in {store.describe()}; {len(changes)} change(s), "
+            f"{probe_epochs} epoch(s) each on {escape(data.name)} "
+            f"({len(data.y_train)} training examples)",
+            soft_wrap=True,
+        )
+    done = _finished(study)
+    results: list[ProbeResult] = []
+    warnings: tuple[Any, ...] = ()
+    try:
+        for change in [None, *changes]:
+            label = BASELINE if change is None else change.label
+            if label in done:
+                result = _from_trial(done[label])
+                if change is None:
+                    warnings = _stored_warnings(done[label])
+                cached = True
+            else:
+                result, found = _run_probe(study, space, tracker, data, base_config, change)
+                if change is None:
+                    warnings = found
+                cached = False
+            results.append(result)
+            if change is None:
+                for line in warning_lines(warnings):
+                    console.print(f"[yellow]{escape(line)}[/yellow]", soft_wrap=True)
+                console.print(
+                    f"baseline: [bold]{result.outcome}[/bold] ({', '.join(result.labels)}), "
+                    f"val acc {_acc(result.val_accuracy)} — {escape(result.reason)}",
+                    soft_wrap=True,
+                )
+            elif not quiet:
+                console.print(
+                    f"  {escape(label)}: {result.outcome}, val acc {_acc(result.val_accuracy)}"
+                    + (" (cached)" if cached else ""),
+                    soft_wrap=True,
+                )
+    finally:
+        update_parent(study, tracker, with_table=True)
+        tracker.end_parent()
+    report = DoctorReport(name, probe_epochs, results[0], tuple(rank(results[1:])), warnings)
+    console.print(render_report(report))
+    for line in _summary_lines(report):
+        console.print(escape(line), soft_wrap=True)
+    _log_report(tracker, report)
+    return report
+
+
+def report_rows(report: DoctorReport) -> list[dict[str, Any]]:
+    base = report.baseline
+    rows = []
+    for i, p in enumerate([base, *report.probes]):
+        rows.append(
+            {
+                "rank": i,
+                "change": p.change,
+                "factor": p.factor,
+                "outcome_before": base.outcome,
+                "outcome": p.outcome,
+                "labels": ",".join(p.labels),
+                "val_accuracy": p.val_accuracy,
+                "delta_val_accuracy": (
+                    p.val_accuracy - base.val_accuracy
+                    if p.val_accuracy is not None and base.val_accuracy is not None
+                    else None
+                ),
+                "fixes": is_fix(base, p),
+                "evidence": evidence_text(p),
+                "trial": p.trial_number,
+                "mlflow_run_id": p.run_id,
+            }
+        )
+    return rows
+
+
+def _log_report(tracker: Tracker, report: DoctorReport) -> None:
+    """``doctor.csv`` / ``doctor.json`` and the fixes as tags on the parent run."""
+    import csv
+    import io
+
+    from mlflow.entities import RunTag
+
+    rows = report_rows(report)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    tracker.client.log_text(tracker.parent_run_id, buf.getvalue(), "doctor.csv")
+    payload = {
+        "study": report.study_name,
+        "epochs": report.epochs,
+        "baseline": rows[0],
+        "probes": rows[1:],
+        "warnings": [w.to_dict() for w in report.warnings],
+    }
+    tracker.client.log_text(
+        tracker.parent_run_id, json.dumps(payload, indent=2, default=str), "doctor.json"
+    )
+    tags = [
+        RunTag("sweeps.doctor.baseline", report.baseline.outcome),
+        RunTag("sweeps.doctor.fixes", "; ".join(p.change for p in report.fixes)[:5000]),
+    ]
+    tracker.client.log_batch(tracker.parent_run_id, tags=tags)
+
+
+__all__ = [
+    "FACTORS",
+    "MAX_EPOCHS",
+    "MAX_TRAIN",
+    "Change",
+    "DoctorReport",
+    "ProbeResult",
+    "candidate_changes",
+    "doctor_space",
+    "doctor_study_name",
+    "rank",
+    "render_report",
+    "run_doctor",
+]

@@ -1,0 +1,237 @@
+"""Outcome labels on real runs: each label triggered by a small config built for it.
+
+Every run trains a few epochs on the first 4,000 examples of the embedded mnist-mini pool
+(1,000 test examples), so each test takes a second or two.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from trainer.config import TrainConfig
+from trainer.data import Dataset
+from trainer.outcome import (
+    DEAD_THRESHOLD,
+    EXPLODE_LOSS_FACTOR,
+    LABELS,
+    SATURATED_THRESHOLD,
+    Divergence,
+    Outcome,
+    classify,
+)
+from trainer.training import EpochRecord, TrainResult, train
+
+
+@pytest.fixture(scope="module")
+def small(mini: Dataset) -> Dataset:
+    return Dataset(
+        "mnist-mini[:4000]",
+        mini.x_train[:4000],
+        mini.y_train[:4000],
+        mini.x_test[:1000],
+        mini.y_test[:1000],
+    )
+
+
+def run(data: Dataset, **params: Any) -> TrainResult:
+    return train(TrainConfig.from_dict({"epochs": 3, **params}), dataset=data)
+
+
+# --------------------------------------------------------------------------- real runs
+
+
+def test_ok_run_has_signals_per_epoch_and_no_other_label(small: Dataset) -> None:
+    result = run(small, activation="relu", weight_init="he_normal")
+    assert result.outcome.label == "ok"
+    assert result.outcome.labels == ("ok",)
+    assert len(result.history) == 3
+    for record in result.history:
+        assert record.dead_fraction is not None and record.dead_fraction < DEAD_THRESHOLD
+        assert record.saturated_fraction is None  # relu: saturation does not apply
+        assert "dead_fraction" in record.metrics()  # reaches MLflow per epoch
+        assert "saturated_fraction" not in record.metrics()
+    ev = result.outcome.evidence
+    assert ev["initial_loss"] == pytest.approx(result.initial_loss)
+    assert 1.5 < ev["initial_loss"] < 3.5  # about ln 10 for a sensible init
+    assert ev["loss_ratio"] < 1.0  # the loss went down
+    assert ev["grad_ratio"] < 20
+
+
+def test_diverged_keeps_exploded_as_second_label(small: Dataset) -> None:
+    result = run(
+        small,
+        hidden_layers=[30],
+        activation="linear",
+        output_activation="linear",
+        weight_init="normal",
+        bias_init="normal",
+        loss="mse",
+        optimizer="sgd",
+        learning_rate=3.0,
+        batch_size=10,
+    )
+    assert result.outcome.labels == ("diverged", "exploded")
+    assert result.outcome.label == "diverged"
+    assert result.outcome.reason.startswith("diverged at epoch 1 batch ")
+    assert "also exploded" in result.outcome.reason
+    ev = result.outcome.evidence
+    assert ev["epoch"] == 1 and ev["batch"] >= 1
+    assert ev["loss_ratio"] > 1e6
+    assert ev["initial_loss"] > 100  # N(0,1) weights: far from the 0.1 of zero logits
+
+
+def test_exploded_loss_without_nan(small: Dataset) -> None:
+    # sigmoid units are bounded and softmax cross-entropy is computed stably, so lr 100
+    # cannot overflow: the logits just grow and the loss with them.
+    result = run(small, activation="sigmoid", optimizer="sgd", learning_rate=100.0)
+    assert result.divergence is None
+    assert result.outcome.label == "exploded"
+    assert result.outcome.evidence["loss_ratio"] > EXPLODE_LOSS_FACTOR
+    assert math.isfinite(result.outcome.evidence["max_loss"])
+    assert "rose to" in result.outcome.reason
+
+
+def test_symmetric_zero_init_is_also_stuck_and_dead(small: Dataset) -> None:
+    result = run(small, hidden_layers=[16, 16], activation="relu", weight_init="zeros")
+    assert result.outcome.label == "symmetric"
+    assert result.outcome.labels == ("symmetric", "stuck", "dead_units")
+    ev = result.outcome.evidence
+    assert ev["symmetric_layers"] == 2.0
+    assert ev["dead_fraction"] == 1.0
+    assert ev["test_accuracy"] <= ev["chance_accuracy"] + 0.02
+
+
+def test_symmetric_even_when_the_run_learns_a_little(small: Dataset) -> None:
+    # constant init: every hidden unit the same; the output layer still learns from the
+    # single effective feature, above chance, but the layer is wasted.
+    result = run(
+        small,
+        hidden_layers=[16],
+        activation="sigmoid",
+        weight_init="constant",
+        weight_init_scale=0.01,
+        optimizer="sgd",
+        learning_rate=0.5,
+    )
+    assert result.outcome.labels == ("symmetric",)
+    assert result.test_accuracy > result.chance_accuracy + 0.02
+
+
+def test_stuck_without_symmetry(small: Dataset) -> None:
+    # crossentropy on a linear output: a known bad pairing that does not learn
+    result = run(small, output_activation="linear")
+    assert result.outcome.label == "stuck"
+    assert "symmetric" not in result.outcome.labels
+    assert "not above chance" in result.outcome.reason
+
+
+def test_dead_units_when_most_relus_never_fire(small: Dataset) -> None:
+    result = run(
+        small,
+        hidden_layers=[64],
+        activation="relu",
+        weight_init="he_normal",
+        bias_init="constant",
+        bias_init_scale=-1.2,
+        optimizer="adam",
+        learning_rate=0.003,
+    )
+    assert result.outcome.labels == ("dead_units",)
+    dead = result.outcome.evidence["dead_fraction"]
+    assert DEAD_THRESHOLD < dead < 1.0  # most, not all: the rest still learn
+    assert result.test_accuracy > 0.5
+    assert all(r.dead_fraction is not None for r in result.history)
+
+
+def test_saturated_tanh_units(small: Dataset) -> None:
+    result = run(
+        small,
+        activation="tanh",
+        weight_init="normal",
+        weight_init_scale=5.0,
+        optimizer="sgd",
+        learning_rate=0.1,
+    )
+    assert result.outcome.label == "saturated"
+    assert result.outcome.evidence["saturated_fraction"] > SATURATED_THRESHOLD
+    assert all(r.saturated_fraction is not None for r in result.history)
+    assert "saturated_fraction" in result.history[-1].metrics()
+
+
+def test_linear_units_have_no_unit_signals(small: Dataset) -> None:
+    result = run(small, activation="linear", epochs=1)
+    assert result.history[0].dead_fraction is None
+    assert result.history[0].saturated_fraction is None
+
+
+# --------------------------------------------------------------------------- classify
+
+
+def _classify(**kw: Any) -> Outcome:
+    base: dict[str, Any] = {
+        "test_accuracy": 0.9,
+        "chance_accuracy": 0.1135,
+        "divergence": None,
+        "kernels": [np.random.default_rng(0).normal(size=(4, 3)), np.ones((3, 2))],
+        "biases": [np.zeros(3), np.zeros(2)],
+        "last_grad_norm": 0.5,
+    }
+    return classify(**{**base, **kw})
+
+
+def test_precedence_keeps_every_label_in_order() -> None:
+    zero = [np.zeros((4, 3)), np.ones((3, 2))]
+    outcome = _classify(
+        test_accuracy=0.1,
+        kernels=zero,
+        initial_loss=2.3,
+        max_loss=50.0,
+        dead_fraction=0.9,
+        saturated_fraction=0.9,
+    )
+    assert outcome.labels == ("exploded", "symmetric", "stuck", "dead_units", "saturated")
+    assert outcome.label == "exploded"
+    assert list(outcome.labels) == sorted(outcome.labels, key=LABELS.index)
+    for name in ("symmetric", "stuck", "dead_units", "saturated"):
+        assert f"{name}:" in outcome.reason
+
+
+def test_diverged_beats_everything_and_is_never_stuck() -> None:
+    div = Divergence(epoch=2, batch=7, loss=float("nan"), grad_norm=1.0, last_finite_loss=9.0)
+    outcome = _classify(
+        test_accuracy=0.05, divergence=div, initial_loss=2.3, max_loss=9.0, saturated_fraction=0.6
+    )
+    assert outcome.labels == ("diverged", "saturated")
+    assert outcome.evidence["epoch"] == 2 and outcome.evidence["batch"] == 7
+
+
+def test_gradient_blow_up_alone_is_exploded() -> None:
+    outcome = _classify(initial_grad_norm=1.0, max_grad_norm=1e4)
+    assert outcome.labels == ("exploded",)
+    assert outcome.evidence["grad_ratio"] == pytest.approx(1e4)
+
+
+def test_signals_below_thresholds_and_missing_signals_are_ok() -> None:
+    assert _classify().labels == ("ok",)  # no signals at all: the old behaviour
+    outcome = _classify(
+        initial_loss=2.3, max_loss=2.5, dead_fraction=DEAD_THRESHOLD, saturated_fraction=0.1
+    )
+    assert outcome.labels == ("ok",)
+    assert outcome.evidence["dead_fraction"] == DEAD_THRESHOLD
+
+
+def test_outcome_labels_default_to_the_label() -> None:
+    assert Outcome("stuck", "why").labels == ("stuck",)
+    assert Outcome("ok", "fine", {}, ("ok",)) == Outcome("ok", "fine")
+
+
+def test_epoch_record_metrics_skip_missing_signals() -> None:
+    record = EpochRecord(1, 0.5, 0.9, None, None, 1.0, 2.0, 10, 0.1)
+    assert record.dead_fraction is None and "dead_fraction" not in record.metrics()
+    record = EpochRecord(1, 0.5, 0.9, None, None, 1.0, 2.0, 10, 0.1, 0.25, 0.0)
+    assert record.metrics()["dead_fraction"] == 0.25
+    assert record.metrics()["saturated_fraction"] == 0.0
