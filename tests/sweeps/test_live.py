@@ -1,0 +1,133 @@
+"""The live view: progress bar with the best so far, the last trials, quiet lines for logs."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from sweeps.live import OTHER_STYLE, LiveView, outcome_style
+from sweeps.runner import TrialReport
+
+REPORTS = [
+    TrialReport(
+        0,
+        "COMPLETE",
+        "ok",
+        0.9132,
+        "test accuracy 0.9050 > chance 0.1135",
+        {"learning_rate": 0.1, "activation": "relu", "epochs": 2},
+    ),
+    TrialReport(
+        1,
+        "PRUNED",
+        "diverged",
+        None,
+        "diverged at epoch 1 batch 4: loss=inf [red]not markup[/]",
+        {"learning_rate": 3.0, "activation": "relu", "epochs": 2},
+    ),
+    TrialReport(
+        2,
+        "COMPLETE",
+        "symmetric",  # a label the view has no special case for is still shown
+        0.1135,
+        "all 30 hidden units identical " * 8,
+        {"learning_rate": 0.01, "activation": "tanh", "epochs": 2},
+    ),
+]
+
+
+def terminal() -> Console:
+    return Console(file=io.StringIO(), record=True, force_terminal=True, width=120, highlight=False)
+
+
+def test_live_panel_shows_progress_best_and_last_trials() -> None:
+    console = terminal()
+    view = LiveView(console, last=8)
+    assert not view.quiet
+    view.start("demo", 5, None)
+    for report in REPORTS:
+        view.trial_done(report, (0, 0.9132))
+    frame = Console(width=120, record=True, file=io.StringIO())
+    frame.print(view.renderable())
+    text = frame.export_text()
+    view.stop()
+    lines = text.splitlines()
+    bar = lines[0]
+    assert bar.startswith("demo ") and "3/5" in bar
+    assert "diverged=1  ok=1  symmetric=1  best #0=0.9132" in bar
+    assert lines[1].startswith("last 3 trial(s)")
+    header = lines[2].split()
+    assert header == ["trial", "state", "outcome", "value", "params", "reason"]
+    rows = lines[3:6]
+    assert rows[0].split()[:4] == ["0", "COMPLETE", "ok", "0.9132"]
+    assert rows[1].split()[:4] == ["1", "PRUNED", "diverged", "-"]
+    assert rows[2].split()[:4] == ["2", "COMPLETE", "symmetric", "0.1135"]
+    # only the parameters that differ between trials, compactly
+    assert "activation=relu learning_rate=0.1 " in rows[0]
+    assert "epochs" not in text
+    # reasons are plain text (no markup), cut with an ellipsis to fit the width
+    assert "loss=inf [red]not" in rows[1]
+    assert rows[2].endswith("…") and all(len(line) <= 120 for line in lines)
+    # the terminal got the same thing, with colours
+    out = console.export_text(clear=False)
+    assert "best #0=0.9132" in out and "symmetric" in out
+    assert "\x1b[31mdiverged" in console.export_text(styles=True)
+
+
+def test_live_panel_keeps_only_the_last_trials() -> None:
+    view = LiveView(terminal(), last=2)
+    view.start("demo", 3, None)
+    for report in REPORTS:
+        view.trial_done(report, (0, 0.9132))
+    view.stop()
+    assert [r.number for r in view.last] == [1, 2]
+    frame = Console(width=120, record=True, file=io.StringIO())
+    frame.print(view.table())
+    text = frame.export_text()
+    assert "last 2 trial(s)" in text and "COMPLETE  ok" not in text
+
+
+def test_resumed_sweep_starts_the_bar_at_the_trials_already_done() -> None:
+    view = LiveView(terminal())
+    view.start("demo", 10, (3, 0.5), completed=6)
+    frame = Console(width=120, record=True, file=io.StringIO())
+    frame.print(view.renderable())
+    view.stop()
+    text = frame.export_text()
+    assert "6/10" in text and "best #3=0.5000" in text
+    assert "trial" not in text  # no empty table before the first trial ends
+
+
+def test_quiet_mode_prints_one_plain_line_per_trial() -> None:
+    console = terminal()
+    view = LiveView(console, quiet=True)
+    view.start("demo", 3, None)
+    for report in REPORTS:
+        view.trial_done(report, (0, 0.9132))
+    view.stop()
+    lines = console.export_text().splitlines()
+    assert lines[0] == "study 'demo': running up to 3 trial(s)"
+    assert lines[1].startswith("trial    0 COMPLETE ok          value=0.9132  test accuracy")
+    assert lines[2].startswith("trial    1 PRUNED   diverged    value=-  diverged at epoch 1")
+    assert "[red]not markup[/]" in lines[2]  # printed as is
+    assert lines[3].endswith("| diverged=1  ok=1  symmetric=1  best #0=0.9132")
+    assert "\x1b[" not in console.export_text(styles=False)
+
+
+def test_not_a_terminal_means_quiet_and_silent_means_nothing() -> None:
+    plain = Console(file=io.StringIO(), record=True, width=120)
+    view = LiveView(plain)
+    assert view.quiet  # a pipe or a log file gets lines, not a live panel
+    view.silent = True
+    view.start("demo", 1, None)
+    view.trial_done(REPORTS[0], (0, 0.9132))
+    view.stop()
+    assert plain.export_text() == ""
+    assert view.summary() == "ok=1  best #0=0.9132"
+
+
+def test_outcome_styles() -> None:
+    assert outcome_style("ok") == "green"
+    assert outcome_style("diverged") == "red"
+    assert outcome_style("something_new") == OTHER_STYLE
