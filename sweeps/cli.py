@@ -136,6 +136,7 @@ def run(
     if engine not in ENGINES:
         raise UserError(f"--engine: must be one of {', '.join(ENGINES)}, got {engine!r}")
     parsed = load_space(space, name=study)
+    _check_data(parsed)
     store = _store(storage, tracking_uri, root)
     if workers > 1:
         from sweeps.workers import run_local_workers
@@ -162,6 +163,13 @@ def run(
             f"(study '{parsed.settings.name}')"
         )
         raise typer.Exit(130)
+
+
+def _check_data(parsed: Any) -> None:
+    """Missing data, or a batch larger than the data: one line before any trial exists."""
+    from sweeps.datacheck import check_space_data
+
+    check_space_data(parsed)
 
 
 def _sweep(parsed: Any, store: Any, **kwargs: Any) -> Any:
@@ -237,7 +245,10 @@ def worker(
 
     if engine not in ENGINES:
         raise UserError(f"--engine: must be one of {', '.join(ENGINES)}, got {engine!r}")
-    parsed = load_space(space, name=study)
+    from sweeps.workers import worker_space
+
+    parsed = worker_space(load_space(space, name=study))
+    _check_data(parsed)
     summary = _sweep(
         parsed,
         _store(storage, tracking_uri, root),
@@ -350,14 +361,45 @@ def ui(
     raise typer.Exit(serve_ui(store, host=host, port=port, console=console))
 
 
+@app.command()
+def dashboard(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8080,
+    host: Annotated[
+        str, typer.Option(help="Interface to bind; 127.0.0.1 keeps it private.")
+    ] = "127.0.0.1",
+    storage: StorageOpt = None,
+    root: RootOpt = None,
+) -> None:
+    """Start optuna-dashboard on this project's Optuna storage (extra: sweeps[dashboard])."""
+    from sweeps.dashboard import serve_dashboard
+
+    store = _store(storage, None, root)
+    raise typer.Exit(serve_dashboard(store, host=host, port=port, console=console))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: user errors become one line and exit code 2."""
     from trainer.config import ConfigError
     from trainer.data import DataError
 
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        # standalone mode: click prints its own usage errors (exit 2) and handles Exit
-        app(args=argv, standalone_mode=True)
+        # not standalone: usage errors come back here to be printed as one line;
+        # typer.Exit (and Ctrl-C, as 130) come back as the return value
+        code = app(args=args, standalone_mode=False)
+    except typer.TyperException as exc:  # click's exceptions, as vendored by typer
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            show = getattr(exc, "show", None)
+            if show is not None:
+                show()
+            sys.exit(EXIT_USAGE)
+        if getattr(exc, "exit_code", 1) != EXIT_USAGE:
+            err_console.print(f"error: {' '.join(exc.format_message().split())}", markup=False)
+            sys.exit(getattr(exc, "exit_code", 1))
+        _fail([usage_line(exc, args)])
+    except typer.Abort:
+        err_console.print("interrupted")
+        sys.exit(130)
     except (UserError, ConfigError) as exc:
         _fail(exc.problems)
     except DataError as exc:
@@ -365,6 +407,30 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_line(exc: Any, args: list[str]) -> str:
+    """A usage error as one line: the problem, the value typed, where to look."""
+    msg = " ".join(exc.format_message().split()).rstrip(".")
+    param = getattr(exc, "param", None)
+    if isinstance(exc, typer.BadParameter) and param is not None:
+        value = _typed_value(args, list(getattr(param, "opts", [])))
+        if value is not None and f" {value} " not in f" {msg} " and repr(value) not in msg:
+            msg += f", got {value!r}"
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "sweeps"
+    return f"{msg} (see '{where} --help')"
+
+
+def _typed_value(args: list[str], opts: list[str]) -> str | None:
+    for i, arg in enumerate(args):
+        for opt in opts:
+            if arg == opt and i + 1 < len(args):
+                return args[i + 1]
+            if opt.startswith("--") and arg.startswith(opt + "="):
+                return arg.split("=", 1)[1]
+    return None
 
 
 if __name__ == "__main__":

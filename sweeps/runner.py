@@ -17,6 +17,8 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from sweeps.diagnosis import diagnosis_artifacts, diagnosis_attrs, diagnosis_tags
+from sweeps.heartbeat import trial_heartbeat
 from sweeps.space import SearchSpace
 from sweeps.study import best_trial, state_counts
 from sweeps.tracking import TAG_RETRY_OF, Tracker, history_csv
@@ -75,6 +77,8 @@ class TrialSession:
         trial.set_user_attr("params", self.params)
         self.history: list[dict[str, Any]] = []
         self.finished = False
+        self._extra_tags: dict[str, str] = {}  # diagnosis tags/artifacts, set by finish()
+        self._artifacts: dict[str, str] = {}
 
     def config(self) -> TrainConfig:
         return TrainConfig.from_dict(self.params)
@@ -119,11 +123,13 @@ class TrialSession:
             "epochs_run": result.epochs_run,
             "wall_time": round(result.wall_time, 3),
         }
-        for key, val in {**extra, **_evidence(result)}.items():
+        for key, val in {**extra, **_evidence(result), **diagnosis_attrs(result)}.items():
             self.trial.set_user_attr(key, val)
         summary = {"test_accuracy": result.test_accuracy, "wall_time": result.wall_time}
         if math.isfinite(result.test_loss):
             summary["test_loss"] = result.test_loss
+        self._extra_tags.update(diagnosis_tags(result))
+        self._artifacts.update(diagnosis_artifacts(result))
         return self._end(state, label, reason, value, summary)
 
     def fail(self, exc: BaseException) -> TrialReport:
@@ -154,7 +160,7 @@ class TrialSession:
         if self.finished:
             raise RuntimeError(f"trial {self.trial.number} already finished")
         self.finished = True
-        artifacts = {"params.yaml": _yaml(self.params)}
+        artifacts = {"params.yaml": _yaml(self.params), **self._artifacts}
         if self.history:
             artifacts["history.csv"] = history_csv(self.history)
         try:
@@ -164,6 +170,7 @@ class TrialSession:
                 outcome=label,
                 reason=reason,
                 metrics=metrics,
+                extra_tags=self._extra_tags,
                 artifacts=artifacts,
                 status=status,
             )
@@ -203,15 +210,34 @@ def run_trial(
     from trainer.training import train
 
     trial = study.ask(fixed_distributions=space.distributions)
-    session = TrialSession(study, space, tracker, trial)
-    try:
-        result = train(session.config(), dataset=dataset, on_epoch_end=session.on_epoch)
-    except KeyboardInterrupt:
-        session.interrupt()
-        raise
-    except Exception as exc:
-        return session.fail(exc)
-    return session.finish(result)
+    with trial_heartbeat(study, trial):  # a dead worker's trial goes stale and is retried
+        session = TrialSession(study, space, tracker, trial)
+        try:
+            try:
+                result = train(session.config(), dataset=dataset, on_epoch_end=session.on_epoch)
+            except KeyboardInterrupt:
+                session.interrupt()
+                raise
+            except optuna.exceptions.UpdateFinishedTrialError:
+                raise
+            except Exception as exc:
+                return session.fail(exc)
+            return session.finish(result)
+        except optuna.exceptions.UpdateFinishedTrialError as exc:
+            if isinstance(exc.__context__, KeyboardInterrupt):
+                raise KeyboardInterrupt from exc
+            return taken_over(session)
+
+
+def taken_over(session: TrialSession) -> TrialReport:
+    """Another worker failed this trial as stale (our heartbeat came too late) and
+    queued its retry: give the trial up, and keep its run KILLED, as that worker left it."""
+    from sweeps.heartbeat import STALE_REASON
+
+    session.finished = True
+    reason = "failed as stale by another worker (late heartbeat); its retry stands for it"
+    session.tracker.kill_run(session.run_id, f"{STALE_REASON}; {reason}")
+    return TrialReport(session.trial.number, "FAIL", "stale", None, reason, session.params)
 
 
 def _frozen(study: optuna.Study, trial: optuna.Trial) -> optuna.trial.FrozenTrial:

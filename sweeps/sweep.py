@@ -10,12 +10,13 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from sweeps.heartbeat import reap_stale, wait_for_running, warm_up
 from sweeps.live import LiveView
 from sweeps.runner import TrialReport, run_trial, update_parent
 from sweeps.space import SearchSpace
-from sweeps.store import Store
+from sweeps.store import Store, optuna_storage
 from sweeps.study import open_study
-from sweeps.tracking import Tracker
+from sweeps.tracking import Tracker, connect
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -32,14 +33,11 @@ def accounted_trials(study: optuna.Study) -> int:
     """Trials that count towards the study's target: finished, running or queued.
 
     A trial failed as stale (dead worker) and re-queued by the retry callback is counted
-    once, through its retry, not twice.
+    once, through its retry, not twice (nor three times when the retry died too).
     """
     trials = study.get_trials(deepcopy=False)
     retried = {
-        n
-        for t in trials
-        if (n := optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(t))
-        is not None
+        n for t in trials for n in optuna.storages.RetryHeartbeatStaleTrialCallback.retry_history(t)
     }
     return sum(1 for t in trials if not (t.state == TrialState.FAIL and t.number in retried))
 
@@ -67,12 +65,14 @@ def run_sweep(
 ) -> SweepSummary:
     """Run ``trials`` more trials (or top the study up to ``study.trials``)."""
     started = time.perf_counter()
+    # Both stores reachable? Checked before either is written to.
+    if store.is_rdb:
+        optuna_storage(store)
+    connect(store)
     study = open_study(space, store)
     tracker = Tracker(store, space.settings.name)
     tracker.reopen_parent()
-    if store.is_rdb:
-        optuna.storages.fail_stale_trials(study)
-        _kill_orphan_runs(study, tracker)
+    reap_stale(study, tracker)
     engine = choose_engine(space, engine if engine != "auto" else space.settings.engine)
     size = cohort_size or space.settings.cohort_size
     reports: list[TrialReport] = []
@@ -87,9 +87,15 @@ def run_sweep(
     interrupted = False
     view.start(study.study_name, target, _best(study))
     try:
-        while (left := remaining()) > 0 and not (stop and stop()):
-            if store.is_rdb:
-                optuna.storages.fail_stale_trials(study)
+        while not (stop and stop()):
+            if (left := remaining()) <= 0:
+                # Topped up, but trials may still run in other workers: if one of them
+                # dies, its retry is queued and must run before the study is done.
+                if trials is not None or not wait_for_running(study, tracker, stop):
+                    break
+                left = 1
+            reap_stale(study, tracker)
+            warm_up()
             if engine == "population":
                 from sweeps.population import default_cohort_size, run_cohort
 
@@ -117,17 +123,6 @@ def _best(study: optuna.Study) -> tuple[int, float] | None:
 
     best = best_trial(study)
     return (best.number, float(best.value)) if best and best.value is not None else None
-
-
-def _kill_orphan_runs(study: optuna.Study, tracker: Tracker) -> None:
-    """Runs of trials that Optuna failed as stale are still RUNNING: end them KILLED."""
-    for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
-        run_id = t.user_attrs.get("mlflow_run_id")
-        if not run_id:
-            continue
-        run = tracker.client.get_run(run_id)
-        if run.info.status == "RUNNING":
-            tracker.kill_run(run_id, "worker died (heartbeat stale); trial retried")
 
 
 def summarize(reports: Any) -> dict[str, int]:

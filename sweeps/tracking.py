@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sweeps.store import Store
+from sweeps.errors import UserError
+from sweeps.store import Store, init_lock, redact, scrub
 
 TAG_STUDY = "sweeps.study"
 TAG_ROLE = "sweeps.role"
@@ -33,15 +34,19 @@ class Tracker:
     """Thin, explicit-id wrapper over ``MlflowClient`` for one study."""
 
     def __init__(self, store: Store, study_name: str) -> None:
-        import mlflow
-        from mlflow import MlflowClient
-
-        mlflow.set_tracking_uri(store.tracking_uri)
-        self.client = MlflowClient(tracking_uri=store.tracking_uri)
         self.store = store
         self.study_name = study_name
-        self.experiment_id = self._experiment()
-        self.parent_run_id = self._parent_run()
+        self.client = connect(store)
+        uri = store.tracking_uri
+        try:
+            with init_lock(uri, "mlflow"):  # concurrent workers converge on one of each
+                self.experiment_id = self._experiment()
+                self.parent_run_id = self._parent_run()
+        except UserError:
+            raise
+        except Exception as exc:
+            msg = scrub(" ".join(str(exc).split()), uri)[:200]
+            raise UserError(f"--tracking-uri {redact(uri)}: cannot open MLflow ({msg})") from None
 
     def _experiment(self) -> str:
         exp = self.client.get_experiment_by_name(self.study_name)
@@ -230,6 +235,55 @@ def history_csv(rows: Iterable[Mapping[str, Any]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
+
+
+def connect(store: Store) -> Any:
+    """An ``MlflowClient`` on the store, checked with one read; a one-line
+    :class:`UserError` naming the (masked) URI when MLflow cannot be reached.
+
+    The first process on a fresh database creates MLflow's tables as its client opens
+    the store: under :func:`~sweeps.store.init_lock`, one process at a time.
+    """
+    import os
+
+    import mlflow
+    from mlflow import MlflowClient
+
+    # Against a server MLflow prints "View run ... at URL" for every run it ends: one per
+    # trial, drowning the progress lines; the run ids are in the trials table anyway.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    uri = store.tracking_uri
+    try:
+        if uri.startswith(("http://", "https://")):
+            _probe_server(uri)
+        with init_lock(uri, "mlflow"):
+            mlflow.set_tracking_uri(uri)
+            client = MlflowClient(tracking_uri=uri)
+            client.search_experiments(max_results=1)
+        return client
+    except UserError:
+        raise
+    except Exception as exc:
+        msg = scrub(" ".join(str(exc).split()), uri)[:200]
+        raise UserError(f"--tracking-uri {redact(uri)}: cannot open MLflow ({msg})") from None
+
+
+def _probe_server(uri: str) -> None:
+    """Fail in seconds, not minutes of MLflow's HTTP retries, when no server answers."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    host = parts.hostname or "localhost"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=5):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UserError(
+            f"--tracking-uri {redact(uri)}: no MLflow server at {host}:{port} ({reason})"
+        ) from None
 
 
 def _artifact_location(store: Store, study_name: str) -> str | None:

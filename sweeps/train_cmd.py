@@ -6,7 +6,9 @@ import math
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
+from sweeps.diagnosis import diagnosis_artifacts, diagnosis_tags, warning_lines
 from sweeps.store import Store
 from trainer.config import TrainConfig
 
@@ -35,10 +37,12 @@ def run_train(
     store: Store | None = None,
 ) -> Any:
     """Train ``config``, print progress and the outcome, log to MLflow when ``store``."""
+    from sweeps.datacheck import check_batch_size
     from trainer.data import load_dataset
     from trainer.training import train
 
     dataset = load_dataset(config.dataset)
+    check_batch_size(config, dataset)  # before an MLflow run exists
     tracker = run_id = None
     if store is not None:
         from sweeps.tracking import Tracker
@@ -60,8 +64,12 @@ def run_train(
             tracker.log_epoch(run_id, record.epoch, record.metrics())
         return False
 
+    def on_preflight(warnings: Any) -> None:
+        for line in warning_lines(warnings):  # printed even with --quiet: never silent
+            console.print(f"[yellow]{escape(line)}[/yellow]", soft_wrap=True)
+
     try:
-        result = train(config, dataset=dataset, on_epoch_end=on_epoch)
+        result = train(config, dataset=dataset, on_epoch_end=on_epoch, on_preflight=on_preflight)
     except BaseException as exc:
         if tracker is not None and run_id is not None:
             tracker.finish_trial(
@@ -76,7 +84,11 @@ def run_train(
         console.print(epoch_line(result.history[-1]))
     final = result.final
     style = {"ok": "green", "diverged": "red"}.get(result.outcome.label, "yellow")
-    console.print(f"outcome: [{style}]{result.outcome.label}[/{style}] — {result.outcome.reason}")
+    console.print(
+        f"outcome: [{style}]{result.outcome.label}[/{style}] — {escape(result.outcome.reason)}"
+    )
+    if len(result.outcome.labels) > 1:
+        console.print(f"labels: {', '.join(result.outcome.labels)}")
     console.print(
         f"test accuracy {_fmt(result.test_accuracy)} (chance {_fmt(result.chance_accuracy)}), "
         f"val accuracy {_fmt(final.val_accuracy if final else None)}, "
@@ -91,7 +103,11 @@ def run_train(
             outcome=result.outcome.label,
             reason=result.outcome.reason,
             metrics={"test_accuracy": result.test_accuracy},
-            artifacts={"params.yaml": yaml.safe_dump(config.to_dict(), sort_keys=False)},
+            extra_tags=diagnosis_tags(result),
+            artifacts={
+                "params.yaml": yaml.safe_dump(config.to_dict(), sort_keys=False),
+                **diagnosis_artifacts(result),
+            },
         )
         console.print(f"mlflow run {run_id} (experiment '{TRAIN_EXPERIMENT}')")
     return result

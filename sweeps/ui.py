@@ -13,7 +13,7 @@ import sys
 from rich.console import Console
 
 from sweeps.errors import UserError
-from sweeps.store import Store
+from sweeps.store import Store, redact
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -30,7 +30,8 @@ def ui_command(store: Store, *, host: str, port: int) -> list[str]:
     """The ``mlflow server`` command line for this store."""
     if store.tracking_uri.startswith(("http://", "https://")):
         raise UserError(
-            f"--tracking-uri {store.tracking_uri}: is already a server; open it in a browser"
+            f"--tracking-uri {redact(store.tracking_uri)}: is already a server; "
+            "open it in a browser"
         )
     cmd = [
         sys.executable,
@@ -56,7 +57,9 @@ def serve_ui(store: Store, *, host: str, port: int, console: Console) -> int:
     if port_in_use(host, port):
         raise UserError(f"--port: {host}:{port} is already in use; pick another with --port")
     cmd = ui_command(store, host=host, port=port)
-    console.print(f"MLflow UI on http://{host}:{port}  (store {store.tracking_uri}; Ctrl-C stops)")
+    console.print(
+        f"MLflow UI on http://{host}:{port}  (store {redact(store.tracking_uri)}; Ctrl-C stops)"
+    )
     try:
         return subprocess.call(cmd)
     except KeyboardInterrupt:
