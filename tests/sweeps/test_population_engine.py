@@ -1,0 +1,292 @@
+"""The population engine in a sweep: one MLflow child run and one ending per trial."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from mlflow import MlflowClient
+from optuna.trial import TrialState
+
+import trainer.population
+from sweeps.population import (
+    MAX_COHORT,
+    can_use_population,
+    default_cohort_size,
+    run_cohort,
+    subcohort_count,
+)
+from sweeps.space import SearchSpace, parse_space
+from sweeps.store import Store, resolve_store
+from sweeps.study import open_study
+from sweeps.tracking import TAG_OUTCOME, TAG_REASON, TAG_ROLE, TAG_STATE, TAG_TRIAL, Tracker
+from trainer.config import TrainConfig
+from trainer.data import Dataset
+
+TINY = {  # linear net, N(0, 1) init, mse: lr 3.0 diverges within a few batches
+    "dataset": "mnist-mini",
+    "hidden_layers": [8],
+    "activation": "linear",
+    "output_activation": "linear",
+    "weight_init": "normal",
+    "weight_init_scale": 1.0,
+    "bias_init": "normal",
+    "bias_init_scale": 1.0,
+    "loss": "mse",
+    "optimizer": "sgd",
+    "batch_size": 100,
+    "epochs": 2,
+    "seed": 0,
+}
+
+
+def make_space(name: str, params: dict[str, Any], **study: Any) -> SearchSpace:
+    raw = {
+        "study": {"name": name, "sampler": "random", "seed": 0, "pruner": "none", **study},
+        "params": {**TINY, **params},
+    }
+    return parse_space(raw)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    return resolve_store(root=tmp_path_factory.mktemp("population") / "mlruns")
+
+
+def start(
+    store: Store, space: SearchSpace, *enqueued: dict[str, Any]
+) -> tuple[optuna.Study, Tracker]:
+    study = open_study(space, store)
+    for params in enqueued:
+        study.enqueue_trial(params)
+    return study, Tracker(store, space.settings.name)
+
+
+def child_runs(store: Store, tracker: Tracker) -> dict[int, Any]:
+    client = MlflowClient(store.tracking_uri)
+    runs = client.search_runs([tracker.experiment_id], max_results=100)
+    return {int(r.data.tags[TAG_TRIAL]): r for r in runs if r.data.tags.get(TAG_ROLE) == "trial"}
+
+
+class Recorder:
+    """Wraps train_population: records each sub-cohort, can fail chosen ones."""
+
+    def __init__(self, fail_batch: int | None = None, exc: BaseException | None = None) -> None:
+        self.calls: list[list[TrainConfig]] = []
+        self.fail_batch, self.exc = fail_batch, exc
+        self.real = trainer.population.train_population
+
+    def __call__(self, configs: list[TrainConfig], **kwargs: Any) -> Any:
+        self.calls.append(list(configs))
+        if self.exc is not None and configs[0].batch_size == self.fail_batch:
+            raise self.exc
+        return self.real(configs, **kwargs)
+
+
+# --------------------------------------------------------------------------- run_cohort
+
+
+def test_each_member_gets_its_own_run_and_ending(store: Store, mini: Dataset) -> None:
+    space = make_space(
+        "pop-diverge", {"learning_rate": {"type": "categorical", "choices": [0.0005, 0.001, 3.0]}}
+    )
+    study, tracker = start(store, space, *({"learning_rate": lr} for lr in (0.001, 3.0, 0.0005)))
+    reports = run_cohort(study, space, tracker, mini, 3)
+
+    assert [r.number for r in reports] == [0, 1, 2]
+    by_lr = {r.params["learning_rate"]: r for r in reports}
+    bad = by_lr[3.0]
+    assert (bad.state, bad.outcome) == ("PRUNED", "diverged")
+    assert bad.reason.startswith("diverged at epoch 1 batch ")
+    for lr in (0.001, 0.0005):
+        assert by_lr[lr].state == "COMPLETE" and by_lr[lr].value is not None
+
+    trials = {t.number: t for t in study.get_trials()}
+    assert trials[bad.number].state == TrialState.PRUNED
+    assert trials[bad.number].user_attrs["outcome"] == "diverged"
+    assert trials[bad.number].user_attrs["diverged_epoch"] == 1
+    runs = child_runs(store, tracker)
+    assert sorted(runs) == [0, 1, 2]
+    for number, run in runs.items():
+        tags = run.data.tags
+        assert tags["sweeps.engine"] == "population"
+        assert tags[TAG_STATE] == trials[number].state.name
+        assert tags[TAG_OUTCOME] == trials[number].user_attrs["outcome"]
+        assert run.info.status == "FINISHED"
+        assert float(run.data.params["learning_rate"]) == trials[number].params["learning_rate"]
+        assert trials[number].user_attrs["mlflow_run_id"] == run.info.run_id
+    assert runs[bad.number].data.tags[TAG_REASON].startswith("diverged at epoch 1 batch")
+    client = MlflowClient(store.tracking_uri)
+    for number in (0, 2):  # the healthy ones logged both epochs
+        history = client.get_metric_history(runs[number].info.run_id, "val_accuracy")
+        assert sorted(m.step for m in history) == [1, 2]
+
+
+class PruneLearningRate(optuna.pruners.BasePruner):
+    """Prunes the trials with one learning rate after their first report."""
+
+    def __init__(self, learning_rate: float) -> None:
+        self.learning_rate = learning_rate
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        return bool(trial.params.get("learning_rate") == self.learning_rate)
+
+
+def test_the_pruner_stops_one_member(store: Store, mini: Dataset) -> None:
+    healthy = {
+        "activation": "sigmoid",
+        "output_activation": "softmax",
+        "loss": "crossentropy",
+        "weight_init": "glorot_uniform",
+        "bias_init": "zeros",
+        "optimizer": "adam",
+    }
+    space = make_space(
+        "pop-prune",
+        {**healthy, "learning_rate": {"type": "categorical", "choices": [0.003, 0.01]}},
+        pruner="median",
+    )
+    study, tracker = start(store, space, {"learning_rate": 0.003}, {"learning_rate": 0.01})
+    study.pruner = PruneLearningRate(0.01)
+    reports = run_cohort(study, space, tracker, mini, 2)
+    pruned, kept = reports[1], reports[0]
+    assert (pruned.state, pruned.outcome) == ("PRUNED", "pruned")
+    assert "after epoch 1" in pruned.reason
+    assert kept.state == "COMPLETE"
+    trials = study.get_trials()
+    assert trials[1].user_attrs["epochs_run"] == 1
+    assert trials[0].user_attrs["epochs_run"] == 2
+
+
+def test_members_that_differ_in_batch_size_train_in_sub_cohorts(
+    store: Store, mini: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    space = make_space(
+        "pop-sub",
+        {
+            "learning_rate": {"type": "categorical", "choices": [0.0005, 0.001]},
+            "batch_size": {"type": "categorical", "choices": [100, 200]},
+        },
+    )
+    enqueued = [
+        {"learning_rate": lr, "batch_size": b} for b in (100, 200) for lr in (0.0005, 0.001)
+    ]
+    study, tracker = start(store, space, *enqueued)
+    recorder = Recorder()
+    monkeypatch.setattr(trainer.population, "train_population", recorder)
+    reports = run_cohort(study, space, tracker, mini, 4)
+    assert sorted(len(c) for c in recorder.calls) == [2, 2]
+    assert all(len({c.batch_size for c in call}) == 1 for call in recorder.calls)
+    assert [r.state for r in reports] == ["COMPLETE"] * 4
+    assert len(child_runs(store, tracker)) == 4
+
+
+def test_an_error_fails_only_its_sub_cohort(
+    store: Store, mini: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    space = make_space(
+        "pop-error",
+        {
+            "learning_rate": {"type": "categorical", "choices": [0.0005, 0.001]},
+            "batch_size": {"type": "categorical", "choices": [100, 200]},
+        },
+    )
+    enqueued = [{"learning_rate": 0.001, "batch_size": b} for b in (100, 200, 100)]
+    study, tracker = start(store, space, *enqueued)
+    monkeypatch.setattr(
+        trainer.population, "train_population", Recorder(fail_batch=200, exc=RuntimeError("boom"))
+    )
+    reports = run_cohort(study, space, tracker, mini, 3)
+    assert [r.state for r in reports] == ["COMPLETE", "FAIL", "COMPLETE"]
+    assert reports[1].outcome == "failed"
+    assert reports[1].reason == "RuntimeError: boom"
+    runs = child_runs(store, tracker)
+    assert runs[1].info.status == "FAILED"
+    assert runs[1].data.tags[TAG_REASON] == "RuntimeError: boom"
+    assert {runs[0].info.status, runs[2].info.status} == {"FINISHED"}
+
+
+def test_ctrl_c_interrupts_every_unfinished_member(
+    store: Store, mini: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    space = make_space(
+        "pop-ctrl-c", {"learning_rate": {"type": "categorical", "choices": [0.0005, 0.001]}}
+    )
+    study, tracker = start(store, space, {"learning_rate": 0.001}, {"learning_rate": 0.0005})
+    monkeypatch.setattr(
+        trainer.population, "train_population", Recorder(fail_batch=100, exc=KeyboardInterrupt())
+    )
+    with pytest.raises(KeyboardInterrupt):
+        run_cohort(study, space, tracker, mini, 2)
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL]
+    assert {t.user_attrs["outcome"] for t in trials} == {"interrupted"}
+    assert {r.info.status for r in child_runs(store, tracker).values()} == {"KILLED"}
+
+
+# --------------------------------------------------------------------------- choosing
+
+
+def test_can_use_population() -> None:
+    lr = {"learning_rate": {"type": "float", "low": 1e-4, "high": 1.0, "log": True}}
+    assert can_use_population(make_space("a", lr))
+    assert can_use_population(
+        make_space(
+            "b",
+            {
+                **lr,
+                "optimizer": {"type": "categorical", "choices": ["sgd", "adam"]},
+                "activation": {"type": "categorical", "choices": ["relu", "tanh"]},
+            },
+        )
+    )
+    few = {
+        "batch_size": {"type": "categorical", "choices": [32, 64]},
+        "hidden_layers": {"type": "categorical", "choices": [[16], [32]]},
+    }
+    assert subcohort_count(make_space("c", {**lr, **few})) == 4
+    assert can_use_population(make_space("c", {**lr, **few}))
+    assert not can_use_population(
+        make_space("d", {**lr, "batch_size": {"type": "int", "low": 8, "high": 256}})
+    )
+    assert not can_use_population(
+        make_space("e", {**lr, "validation_split": {"type": "float", "low": 0.1, "high": 0.2}})
+    )
+    assert not can_use_population(
+        make_space("f", {**few, "seed": {"type": "categorical", "choices": [0, 1]}})
+    )
+
+
+def test_default_cohort_size() -> None:
+    nielsen = TrainConfig(hidden_layers=(30,), batch_size=10, dataset="mnist")
+    assert default_cohort_size(nielsen) == MAX_COHORT
+    assert default_cohort_size(nielsen.to_dict()) == MAX_COHORT
+    big = nielsen.replace(hidden_layers=[1000, 1000])
+    assert 1 <= default_cohort_size(big) < 8
+    huge = nielsen.replace(hidden_layers=[100_000, 100_000])
+    assert default_cohort_size(huge) == 1
+    # memory-bound: ~36 bytes per parameter per member
+    assert default_cohort_size(nielsen, available_memory_bytes=300 * 2**20) < MAX_COHORT
+    assert default_cohort_size(nielsen, available_memory_bytes=0) == 1
+
+
+def test_default_cohort_size_of_a_space_counts_its_largest_architecture() -> None:
+    small = make_space("s", {"hidden_layers": [8]})
+    swept = make_space(
+        "t", {"hidden_layers": {"type": "categorical", "choices": [[8], [1000, 1000]]}}
+    )
+    assert default_cohort_size(small) == MAX_COHORT
+    assert default_cohort_size(swept) == default_cohort_size(
+        TrainConfig(hidden_layers=(1000, 1000), batch_size=100, dataset="mnist-mini")
+    )
+
+
+def test_sweep_auto_engine_picks_population(tmp_path: Path) -> None:
+    from sweeps.sweep import choose_engine
+
+    space = make_space("auto", {"learning_rate": {"type": "float", "low": 1e-3, "high": 1.0}})
+    assert choose_engine(space, "auto") == "population"
+    space = make_space("auto2", {"batch_size": {"type": "int", "low": 8, "high": 128}})
+    assert choose_engine(space, "auto") == "single"
