@@ -16,6 +16,8 @@ def quiet_logs() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*is experimental.*")
     warnings.filterwarnings("ignore", category=FutureWarning, module="optuna")
+    # We drive heartbeats ourselves around ask/tell (sweeps.heartbeat), not via optimize().
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
 
 
 quiet_logs()

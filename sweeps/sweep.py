@@ -42,6 +42,16 @@ def accounted_trials(study: optuna.Study) -> int:
     return sum(1 for t in trials if not (t.state == TrialState.FAIL and t.number in retried))
 
 
+FEEDBACK_ROUNDS = 4
+"""An automatic cohort is at most 1/4 of the sweep: TPE and the pruner learn only from
+finished trials, so a single cohort of every trial would be a random search."""
+
+
+def auto_cohort_size(machine_limit: int, target: int) -> int:
+    """Cohort size when none is given: the machine's limit, capped for sampler feedback."""
+    return max(1, min(machine_limit, -(-target // FEEDBACK_ROUNDS)))
+
+
 def choose_engine(space: SearchSpace, requested: str) -> str:
     """``auto`` picks the population engine when the space allows it."""
     if requested != "auto":
@@ -85,7 +95,8 @@ def run_sweep(
         return target - accounted_trials(study)
 
     interrupted = False
-    view.start(study.study_name, target, _best(study))
+    done = 0 if trials is not None else min(accounted_trials(study), target)
+    view.start(study.study_name, target, _best(study), completed=done)
     try:
         while not (stop and stop()):
             if (left := remaining()) <= 0:
@@ -99,7 +110,7 @@ def run_sweep(
             if engine == "population":
                 from sweeps.population import default_cohort_size, run_cohort
 
-                k = min(left, size or default_cohort_size(space))
+                k = min(left, size or auto_cohort_size(default_cohort_size(space), target))
                 batch = run_cohort(study, space, tracker, None, k)
             else:
                 batch = [run_trial(study, space, tracker, None)]

@@ -25,6 +25,7 @@ TAG_OUTCOME = "sweeps.outcome"
 TAG_REASON = "sweeps.reason"
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RETRY_OF = "sweeps.retry_of_run"
+_EXPERIMENT_KIND = "mlflow.experimentKind"
 
 # Optuna state -> MLflow run status
 RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED"}
@@ -59,7 +60,9 @@ class Tracker:
                 self.client.create_experiment(
                     self.study_name,
                     artifact_location=_artifact_location(self.store, self.study_name),
-                    tags={TAG_STUDY: self.study_name},
+                    # MLflow 3's UI opens experiments in its classic (model training)
+                    # view only when told so; the GenAI view shows no runs table.
+                    tags={TAG_STUDY: self.study_name, _EXPERIMENT_KIND: "custom_model_development"},
                 )
             )
         except Exception:  # another worker created it first
