@@ -44,10 +44,11 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
+from benchmarks._keras_reference import NIELSEN_NET, keras_reference  # noqa: E402
 from trainer._tf import tf_keras  # noqa: E402
 from trainer.config import TrainConfig  # noqa: E402
 from trainer.data import Dataset, load_dataset, train_validation_split  # noqa: E402
-from trainer.model import build_model, build_optimizer  # noqa: E402
+from trainer.model import build_model  # noqa: E402
 from trainer.training import train  # noqa: E402
 
 DEFAULT_MNIST = ROOT.parent / "shared" / "data" / "mnist.pkl.gz"
@@ -105,15 +106,8 @@ def resolve_mnist(arg: str | None) -> str:
 def make_config(args: argparse.Namespace, batch_size: int, epochs: int) -> TrainConfig:
     return TrainConfig.from_dict(
         {
-            "hidden_layers": [30],
-            "activation": "sigmoid",
-            "output_activation": "sigmoid",
-            "weight_init": "normal",
-            "weight_init_scale": 1.0,
-            "bias_init": "normal",
-            "bias_init_scale": 1.0,
+            **NIELSEN_NET,
             "loss": args.loss,
-            "optimizer": "sgd",
             "learning_rate": args.learning_rate,
             "batch_size": batch_size,
             "epochs": epochs,
@@ -125,26 +119,14 @@ def make_config(args: argparse.Namespace, batch_size: int, epochs: int) -> Train
 
 def keras_epochs(cfg: TrainConfig, data: Dataset, epochs: int) -> tuple[list[float], float]:
     """``(seconds of each epoch, warm-up seconds)`` of Keras' default ``model.fit``."""
-    tf, keras = tf_keras()
+    _, keras = tf_keras()
     keras.backend.clear_session()
     keras.utils.set_random_seed(cfg.seed)
     x, y, _, _ = train_validation_split(data, cfg.validation_split)
     onehot = np.eye(data.num_classes, dtype=np.float32)[y]
-    model = keras.Sequential(
-        [
-            keras.Input((data.num_features,)),
-            keras.layers.Dense(cfg.hidden_layers[0], activation=cfg.activation),
-            keras.layers.Dense(data.num_classes, activation=cfg.output_activation),
-        ]
-    )
-    model.set_weights(build_model(cfg, data.num_features, data.num_classes).get_weights())
-    loss: Any = keras.losses.MeanSquaredError()
-    if cfg.loss == "quadratic":
-
-        def loss(y_true: Any, y_pred: Any) -> Any:
-            return 0.5 * tf.reduce_sum(tf.square(y_pred - y_true), axis=-1)
-
-    model.compile(optimizer=build_optimizer(cfg), loss=loss)
+    features, classes = data.num_features, data.num_classes
+    init = build_model(cfg, features, classes).get_weights()
+    model = keras_reference(cfg, features, classes, init)
 
     t0 = time.perf_counter()
     model.fit(x[:1000], onehot[:1000], batch_size=cfg.batch_size, epochs=1, verbose=0)

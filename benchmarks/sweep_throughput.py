@@ -45,28 +45,22 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks._keras_reference import NIELSEN_NET, keras_mlp  # noqa: E402
 from trainer._tf import tf_keras  # noqa: E402
 from trainer.config import OPTIMIZERS, TrainConfig  # noqa: E402
 from trainer.data import Dataset, load_dataset, train_validation_split  # noqa: E402
 
 GOAL_SPEEDUP = 20.0
 GOAL_MEMORY_GIB = 4.0
-BASE = TrainConfig(
-    hidden_layers=(30,),
-    activation="sigmoid",
-    output_activation="sigmoid",
-    weight_init="normal",
-    weight_init_scale=1.0,
-    bias_init="normal",
-    bias_init_scale=1.0,
-    loss="mse",
-    optimizer="sgd",
-    learning_rate=3.0,
-    batch_size=10,
-    epochs=1,
-    seed=0,
-    dataset="mnist",
-    validation_split=0.1,
+BASE = TrainConfig.from_dict(
+    {
+        **NIELSEN_NET,
+        "loss": "mse",
+        "epochs": 1,
+        "seed": 0,
+        "dataset": "mnist",
+        "validation_split": 0.1,
+    }
 )
 
 
@@ -119,13 +113,7 @@ def keras_fit_trial(config: TrainConfig, data: Dataset) -> float:
     _, keras = tf_keras()
     x_tr, y_tr, x_val, y_val = train_validation_split(data, config.validation_split)
     keras.backend.clear_session(free_memory=False)
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(data.num_features,)),
-            *[keras.layers.Dense(h, activation=config.activation) for h in config.hidden_layers],
-            keras.layers.Dense(data.num_classes, activation=config.output_activation),
-        ]
-    )
+    model = keras_mlp(config, data.num_features, data.num_classes)
     model.compile(
         optimizer=keras.optimizers.SGD(learning_rate=config.learning_rate),
         loss="mse",

@@ -34,6 +34,10 @@ SetOpt = Annotated[
     typer.Option("--set", "-s", help="Override one parameter: key=value (repeatable)."),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")]
+StudyArg = Annotated[str, typer.Argument(help="Study name.")]
+StudyOpt = Annotated[
+    str | None, typer.Option("--study", help="Study name (default: from the file).")
+]
 
 
 def _fail(problems: list[str]) -> None:
@@ -80,6 +84,23 @@ def _store(storage: str | None, tracking_uri: str | None, root: Path | None) -> 
     return resolve_store(storage, tracking_uri, root)
 
 
+def _existing(
+    study: str, storage: str | None, tracking_uri: str | None, root: Path | None
+) -> tuple[Any, Any]:
+    """``(store, study)`` for a study that must exist already."""
+    from sweeps.study import load_existing
+
+    store = _store(storage, tracking_uri, root)
+    return store, load_existing(study, store)
+
+
+def _check_engine(engine: str) -> None:
+    from sweeps.space import ENGINES
+
+    if engine not in ENGINES:
+        raise UserError(f"--engine: must be one of {', '.join(ENGINES)}, got {engine!r}")
+
+
 @app.command()
 def train(
     params: ParamsOpt = None,
@@ -113,9 +134,7 @@ def run(
             help="Run this many more trials (default: top up to study.trials).",
         ),
     ] = None,
-    study: Annotated[
-        str | None, typer.Option("--study", help="Study name (default: from the file).")
-    ] = None,
+    study: StudyOpt = None,
     engine: Annotated[
         str, typer.Option(help="auto, single or population (many trials in one graph).")
     ] = "auto",
@@ -131,10 +150,9 @@ def run(
     quiet: QuietOpt = False,
 ) -> None:
     """Run (or resume) an Optuna study over a search space; every trial goes to MLflow."""
-    from sweeps.space import ENGINES, load_space
+    from sweeps.space import load_space
 
-    if engine not in ENGINES:
-        raise UserError(f"--engine: must be one of {', '.join(ENGINES)}, got {engine!r}")
+    _check_engine(engine)
     parsed = load_space(space, name=study)
     _check_data(parsed)
     store = _store(storage, tracking_uri, root)
@@ -231,9 +249,7 @@ def worker(
             help="Stop after this many trials (default: until the study reaches study.trials).",
         ),
     ] = None,
-    study: Annotated[
-        str | None, typer.Option("--study", help="Study name (default: from the file).")
-    ] = None,
+    study: StudyOpt = None,
     engine: Annotated[str, typer.Option(help="auto, single or population.")] = "single",
     storage: StorageOpt = None,
     tracking_uri: TrackingOpt = None,
@@ -241,10 +257,9 @@ def worker(
     quiet: QuietOpt = True,
 ) -> None:
     """One worker process of a shared study (run any number, on any number of machines)."""
-    from sweeps.space import ENGINES, load_space
+    from sweeps.space import load_space
 
-    if engine not in ENGINES:
-        raise UserError(f"--engine: must be one of {', '.join(ENGINES)}, got {engine!r}")
+    _check_engine(engine)
     from sweeps.workers import worker_space
 
     parsed = worker_space(load_space(space, name=study))
@@ -286,7 +301,7 @@ def doctor(
 
 @app.command()
 def report(
-    study: Annotated[str, typer.Argument(help="Study name.")],
+    study: StudyArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path(
         "report.html"
     ),
@@ -296,16 +311,15 @@ def report(
 ) -> None:
     """One self-contained HTML page of plots for a study (also logged to its parent run)."""
     from sweeps.report import write_report
-    from sweeps.study import load_existing
 
-    store = _store(storage, tracking_uri, root)
-    path = write_report(load_existing(study, store), store, out)
+    store, s = _existing(study, storage, tracking_uri, root)
+    path = write_report(s, store, out)
     console.print(f"report for study '{study}' written to {path}")
 
 
 @app.command()
 def export(
-    study: Annotated[str, typer.Argument(help="Study name.")],
+    study: StudyArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file.")] = Path("best.yaml"),
     fmt: Annotated[str | None, typer.Option("--format", help="yaml or json.")] = None,
     storage: StorageOpt = None,
@@ -314,12 +328,11 @@ def export(
 ) -> None:
     """Write the best trial's full parameter dict; `sweeps train --params` retrains it."""
     from sweeps.export import export_best
-    from sweeps.study import load_existing
 
     if fmt is not None and fmt not in ("yaml", "json"):
         raise UserError(f"--format: must be yaml or json, got {fmt!r}")
-    store = _store(storage, tracking_uri, root)
-    path, best = export_best(load_existing(study, store), out, fmt)
+    _, s = _existing(study, storage, tracking_uri, root)
+    path, best = export_best(s, out, fmt)
     console.print(
         f"best trial #{best.number} ({best.value:.4f}) of study '{study}' written to {path}"
     )
@@ -327,7 +340,7 @@ def export(
 
 @app.command()
 def trials(
-    study: Annotated[str, typer.Argument(help="Study name.")],
+    study: StudyArg,
     out: Annotated[Path, typer.Option("--out", "-o", help=".csv or .parquet file.")] = Path(
         "trials.csv"
     ),
@@ -337,10 +350,8 @@ def trials(
 ) -> None:
     """Export every trial (params, state, outcome, MLflow run id) as CSV or Parquet."""
     from sweeps.export import write_trials
-    from sweeps.study import load_existing
 
-    store = _store(storage, tracking_uri, root)
-    s = load_existing(study, store)
+    _, s = _existing(study, storage, tracking_uri, root)
     path = write_trials(s, out)
     console.print(f"{len(s.trials)} trial(s) of study '{study}' written to {path}")
 

@@ -31,7 +31,6 @@ again.
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,11 +39,11 @@ from typing import Any
 import numpy as np
 
 from trainer._tf import tf_keras
-from trainer.config import OPTIMIZERS, ConfigError, TrainConfig
-from trainer.data import Dataset, load_dataset, train_validation_split
+from trainer.config import OPTIMIZERS, TrainConfig
+from trainer.data import Dataset, load_dataset
 from trainer.losses import per_example_loss
 from trainer.model import build_model, initializer, layer_seed
-from trainer.outcome import Divergence, classify
+from trainer.outcome import Divergence
 from trainer.preflight import PreflightWarning, run_checks
 from trainer.signals import (
     DEAD_ACTIVATIONS,
@@ -53,7 +52,15 @@ from trainer.signals import (
     SATURATING_ACTIVATIONS,
     SATURATION_MARGIN,
 )
-from trainer.training import EpochRecord, TrainResult
+from trainer.training import (
+    EpochRecord,
+    TrainResult,
+    _accumulate,
+    _chance_accuracy,
+    _classify_run,
+    _epoch_end,
+    _split,
+)
 
 __all__ = [
     "COHORT_FIELDS",
@@ -356,15 +363,11 @@ class _Population:
             pred = tf.argmax(logits, -1, output_type=tf.int32)
             hits = tf.reduce_sum(tf.cast(tf.equal(pred, yb[None, :]), tf.float32), axis=-1)
             count = float(yb.shape[0])
+            sums = (loss_sum, correct, seen, g_sum, g_max, last)
             return (
                 finite,
                 batches + tf.cast(live, tf.int32),
-                tf.where(finite, loss_sum + losses * count, loss_sum),
-                tf.where(finite, correct + hits, correct),
-                tf.where(finite, seen + count, seen),
-                tf.where(finite, g_sum + g_norm, g_sum),
-                tf.where(finite, tf.maximum(g_max, g_norm), g_max),
-                tf.where(finite, losses, last),
+                *_accumulate(tf, finite, sums, losses, count, hits, g_norm),
                 tf.where(bad, losses, bad_loss),
                 tf.where(bad, g_norm, bad_grad),
             )
@@ -534,11 +537,7 @@ def train_population(
     tf, _ = tf_keras()
     first = configs[0]
     data = dataset if dataset is not None else load_dataset(first.dataset)
-    x_tr, y_tr, x_val, y_val = train_validation_split(data, first.validation_split)
-    if first.batch_size > len(x_tr):
-        raise ConfigError(
-            [f"batch_size: must be <= {len(x_tr)} training examples, got {first.batch_size}"]
-        )
+    x_tr, y_tr, x_val, y_val = _split(data, first)
     started = time.perf_counter()
     size = len(configs)
     # Internal order: members grouped by optimizer kind; slot j holds member perm[j].
@@ -569,8 +568,7 @@ def train_population(
             break
         t0 = time.perf_counter()
         order = tf.constant(rng.permutation(len(x_tr)).astype(np.int32))
-        out = [v.numpy() for v in pop.epoch(xt, yt, order, tf.constant(live))]
-        ok, batches, loss_sum, correct, seen, g_sum, g_max, last_loss, bad_loss, bad_grad = out
+        ok, batches, *sums = (v.numpy() for v in pop.epoch(xt, yt, order, tf.constant(live)))
         pop.restore(tf.constant(~ok))  # members out: back to their last good weights
         val_loss = val_acc = None
         if len(x_val):
@@ -580,26 +578,14 @@ def train_population(
         stop_now = np.zeros(size, dtype=bool)
         for j in (int(i) for i in np.flatnonzero(live)):
             k = perm[j]
-            good = int(batches[j]) - (0 if ok[j] else 1)
-            if good:
-                last_batch_loss[k] = float(last_loss[j])
-            if not ok[j]:
-                divergence[k] = Divergence(
-                    epoch=epoch,
-                    batch=int(batches[j]),
-                    loss=float(bad_loss[j]),
-                    grad_norm=float(bad_grad[j]),
-                    last_finite_loss=last_batch_loss[k],
-                )
-            record = EpochRecord(
-                epoch=epoch,
-                loss=float(loss_sum[j] / seen[j]) if seen[j] else float("nan"),
-                accuracy=float(correct[j] / seen[j]) if seen[j] else float("nan"),
+            record, divergence[k], last_batch_loss[k] = _epoch_end(
+                epoch,
+                batches[j],
+                ok[j],
+                [s[j] for s in sums],
+                last_batch_loss[k],
                 val_loss=None if val_loss is None else float(val_loss[j]),
                 val_accuracy=None if val_acc is None else float(val_acc[j]),
-                grad_norm=float(g_sum[j] / good) if good else float("nan"),
-                grad_norm_max=float(g_max[j]),
-                batches=int(batches[j]),
                 seconds=seconds,
                 dead_fraction=dead[j],
                 saturated_fraction=saturated[j],
@@ -615,7 +601,7 @@ def train_population(
             live &= ~stop_now
 
     test_loss, test_acc = pop.evaluate(data.x_test, data.y_test)
-    chance = float(np.bincount(data.y_test, minlength=num_classes).max() / len(data.y_test))
+    chance = _chance_accuracy(data.y_test, num_classes)
     kernels = [v.numpy() for v in pop.kernels]
     biases = [v.numpy() for v in pop.biases]
     wall = time.perf_counter() - started
@@ -623,24 +609,17 @@ def train_population(
     for j, k in enumerate(perm):
         history = histories[k]
         div = divergence[k]
-        losses = [r.loss for r in history]
-        if div is not None and div.last_finite_loss:
-            losses.append(div.last_finite_loss)
         member_kernels = [w[j] for w in kernels]
         member_biases = [b[j] for b in biases]
-        outcome = classify(
-            test_accuracy=float(test_acc[j]),
-            chance_accuracy=chance,
-            divergence=div,
+        outcome = _classify_run(
+            history,
+            div,
             kernels=member_kernels,
             biases=member_biases,
-            last_grad_norm=history[-1].grad_norm if history else float("nan"),
-            initial_loss=_finite(initial_loss[j]),
-            max_loss=_max_finite(losses),
-            initial_grad_norm=_finite(initial_grad[j]),
-            max_grad_norm=_max_finite([r.grad_norm_max for r in history]),
-            dead_fraction=history[-1].dead_fraction if history else None,
-            saturated_fraction=history[-1].saturated_fraction if history else None,
+            test_accuracy=float(test_acc[j]),
+            chance_accuracy=chance,
+            initial_loss=float(initial_loss[j]),
+            initial_grad_norm=float(initial_grad[j]),
         )
         model = None
         if keep_models:
@@ -666,13 +645,3 @@ def train_population(
             warnings=warnings[k],
         )
     return [results[k] for k in range(size)]
-
-
-def _finite(value: Any) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _max_finite(values: Sequence[float | None]) -> float | None:
-    finite = [v for v in values if v is not None and math.isfinite(v)]
-    return max(finite) if finite else None

@@ -9,8 +9,9 @@ caught on the very batch where it happens and no further epochs are wasted.
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,15 +179,11 @@ class _EpochRunner:
                     tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), yb), tf.float32)
                 )
                 count = tf.cast(tf.shape(idx)[0], tf.float32)
+                sums = (loss_sum, correct, seen, g_sum, g_max, last_loss)
                 return (
                     i + 1,
                     finite,
-                    tf.where(finite, loss_sum + loss * count, loss_sum),
-                    tf.where(finite, correct + hits, correct),
-                    tf.where(finite, seen + count, seen),
-                    tf.where(finite, g_sum + g_norm, g_sum),
-                    tf.where(finite, tf.maximum(g_max, g_norm), g_max),
-                    tf.where(finite, loss, last_loss),
+                    *_accumulate(tf, finite, sums, loss, count, hits, g_norm),
                     tf.where(finite, bad_loss, loss),
                     tf.where(finite, bad_grad, g_norm),
                 )
@@ -224,11 +221,7 @@ def train(
     """
     tf, keras = tf_keras()
     data = dataset if dataset is not None else load_dataset(config.dataset)
-    x_tr, y_tr, x_val, y_val = train_validation_split(data, config.validation_split)
-    if config.batch_size > len(x_tr):
-        raise ConfigError(
-            [f"batch_size: must be <= {len(x_tr)} training examples, got {config.batch_size}"]
-        )
+    x_tr, y_tr, x_val, y_val = _split(data, config)
     started = time.perf_counter()
     keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(config.seed)
@@ -252,33 +245,20 @@ def train(
     for epoch in range(1, config.epochs + 1):
         t0 = time.perf_counter()
         order = tf.constant(rng.permutation(len(x_tr)).astype(np.int32))
-        out = [v.numpy() for v in runner.epoch(xt, yt, order)]
-        batches, ok, loss_sum, correct, seen, g_sum, g_max, last_loss, bad_loss, bad_grad = out
-        good = int(batches) - (0 if ok else 1)
-        if good:
-            last_batch_loss = float(last_loss)
-        if not ok:
-            divergence = Divergence(
-                epoch=epoch,
-                batch=int(batches),
-                loss=float(bad_loss),
-                grad_norm=float(bad_grad),
-                last_finite_loss=last_batch_loss,
-            )
+        batches, ok, *sums = (v.numpy() for v in runner.epoch(xt, yt, order))
         val_loss = val_acc = None
         if val is not None:
             vl, va = runner.evaluate(*val)
             val_loss, val_acc = float(vl), float(va)
         units = probe.units()
-        record = EpochRecord(
-            epoch=epoch,
-            loss=float(loss_sum / seen) if seen else float("nan"),
-            accuracy=float(correct / seen) if seen else float("nan"),
+        record, divergence, last_batch_loss = _epoch_end(
+            epoch,
+            batches,
+            ok,
+            sums,
+            last_batch_loss,
             val_loss=val_loss,
             val_accuracy=val_acc,
-            grad_norm=float(g_sum / good) if good else float("nan"),
-            grad_norm_max=float(g_max),
-            batches=int(batches),
             seconds=time.perf_counter() - t0,
             dead_fraction=units.dead_fraction,
             saturated_fraction=units.saturated_fraction,
@@ -292,27 +272,16 @@ def train(
 
     x_te, y_te = tf.constant(data.x_test), tf.constant(data.y_test, dtype=tf.int32)
     test_loss, test_acc = (float(v) for v in runner.evaluate(x_te, y_te))
-    chance = float(np.bincount(data.y_test, minlength=num_classes).max() / len(data.y_test))
-    outcome = classify(
-        test_accuracy=test_acc,
-        chance_accuracy=chance,
-        divergence=divergence,
+    chance = _chance_accuracy(data.y_test, num_classes)
+    outcome = _classify_run(
+        history,
+        divergence,
         kernels=[layer.kernel.numpy() for layer in model.layers],
         biases=[layer.bias.numpy() for layer in model.layers],
-        last_grad_norm=history[-1].grad_norm if history else float("nan"),
+        test_accuracy=test_acc,
+        chance_accuracy=chance,
         initial_loss=initial_loss,
-        max_loss=_max_finite(
-            [r.loss for r in history]
-            + (
-                [divergence.last_finite_loss]
-                if divergence is not None and divergence.last_finite_loss is not None
-                else []
-            )
-        ),
         initial_grad_norm=initial_grad_norm,
-        max_grad_norm=_max_finite([r.grad_norm_max for r in history]),
-        dead_fraction=history[-1].dead_fraction if history else None,
-        saturated_fraction=history[-1].saturated_fraction if history else None,
     )
     return TrainResult(
         config=config,
@@ -333,6 +302,119 @@ def train(
     )
 
 
-def _max_finite(values: list[float]) -> float | None:
+# -- shared with the population engine (trainer.population), which must match train() ------
+
+
+def _split(data: Dataset, config: TrainConfig) -> tuple[np.ndarray, ...]:
+    """``(x_train, y_train, x_val, y_val)``; a batch larger than the training set is a
+    :class:`ConfigError`."""
+    x_tr, y_tr, x_val, y_val = train_validation_split(data, config.validation_split)
+    if config.batch_size > len(x_tr):
+        raise ConfigError(
+            [f"batch_size: must be <= {len(x_tr)} training examples, got {config.batch_size}"]
+        )
+    return x_tr, y_tr, x_val, y_val
+
+
+def _accumulate(
+    tf: Any, finite: Any, sums: Sequence[Any], loss: Any, count: Any, hits: Any, g_norm: Any
+) -> tuple[Any, ...]:
+    """The running sums of the compiled epoch after one batch (inside the graph):
+    ``(loss_sum, correct, seen, g_sum, g_max, last_loss)``; a batch that is not ``finite``
+    leaves them as they were. Elementwise, so one run or a population's members alike."""
+    loss_sum, correct, seen, g_sum, g_max, last_loss = sums
+    return (
+        tf.where(finite, loss_sum + loss * count, loss_sum),
+        tf.where(finite, correct + hits, correct),
+        tf.where(finite, seen + count, seen),
+        tf.where(finite, g_sum + g_norm, g_sum),
+        tf.where(finite, tf.maximum(g_max, g_norm), g_max),
+        tf.where(finite, loss, last_loss),
+    )
+
+
+def _epoch_end(
+    epoch: int,
+    batches: Any,
+    ok: Any,
+    sums: Sequence[Any],
+    last_finite_loss: float | None,
+    **measured: Any,
+) -> tuple[EpochRecord, Divergence | None, float | None]:
+    """One run's epoch from its compiled epoch's outputs: the :class:`EpochRecord`, the
+    :class:`Divergence` if the epoch ended on a non-finite batch (``ok`` false), and the
+    last finite batch loss so far.
+
+    ``sums`` is ``(loss_sum, correct, seen, g_sum, g_max, last_loss, bad_loss, bad_grad)``;
+    ``measured`` the record's other fields (``val_loss``, ``val_accuracy``, ``seconds``,
+    ``dead_fraction``, ``saturated_fraction``).
+    """
+    loss_sum, correct, seen, g_sum, g_max, last_loss, bad_loss, bad_grad = sums
+    good = int(batches) - (0 if ok else 1)
+    if good:
+        last_finite_loss = float(last_loss)
+    divergence = None
+    if not ok:
+        divergence = Divergence(
+            epoch=epoch,
+            batch=int(batches),
+            loss=float(bad_loss),
+            grad_norm=float(bad_grad),
+            last_finite_loss=last_finite_loss,
+        )
+    record = EpochRecord(
+        epoch=epoch,
+        loss=float(loss_sum / seen) if seen else float("nan"),
+        accuracy=float(correct / seen) if seen else float("nan"),
+        grad_norm=float(g_sum / good) if good else float("nan"),
+        grad_norm_max=float(g_max),
+        batches=int(batches),
+        **measured,
+    )
+    return record, divergence, last_finite_loss
+
+
+def _chance_accuracy(y_test: np.ndarray, num_classes: int) -> float:
+    """Accuracy of always answering the majority class of the test set."""
+    return float(np.bincount(y_test, minlength=num_classes).max() / len(y_test))
+
+
+def _max_finite(values: Sequence[float | None]) -> float | None:
     finite = [v for v in values if v is not None and np.isfinite(v)]
     return max(finite) if finite else None
+
+
+def _classify_run(
+    history: list[EpochRecord],
+    divergence: Divergence | None,
+    *,
+    kernels: list[np.ndarray],
+    biases: list[np.ndarray],
+    test_accuracy: float,
+    chance_accuracy: float,
+    initial_loss: float | None,
+    initial_grad_norm: float | None,
+) -> Outcome:
+    """Label one finished run (shared by the single and population engines)."""
+    losses = [r.loss for r in history]
+    if divergence is not None and divergence.last_finite_loss is not None:
+        losses.append(divergence.last_finite_loss)
+    last = history[-1] if history else None
+    return classify(
+        test_accuracy=test_accuracy,
+        chance_accuracy=chance_accuracy,
+        divergence=divergence,
+        kernels=kernels,
+        biases=biases,
+        last_grad_norm=last.grad_norm if last else float("nan"),
+        initial_loss=_finite_or_none(initial_loss),
+        max_loss=_max_finite(losses),
+        initial_grad_norm=_finite_or_none(initial_grad_norm),
+        max_grad_norm=_max_finite([r.grad_norm_max for r in history]),
+        dead_fraction=last.dead_fraction if last else None,
+        saturated_fraction=last.saturated_fraction if last else None,
+    )
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from sweeps.cli import main
+from tests._cases import TINY_PARAMS
 
 
 class CliResult:
@@ -35,23 +36,6 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
         return CliResult(code, captured.out, captured.err)
 
     return run
-
-
-TINY_PARAMS: dict[str, Any] = {
-    "dataset": "mnist-mini",
-    "hidden_layers": [8],
-    "activation": "linear",
-    "output_activation": "linear",
-    "weight_init": "normal",
-    "weight_init_scale": 1.0,
-    "bias_init": "normal",
-    "bias_init_scale": 1.0,
-    "loss": "mse",
-    "optimizer": "sgd",
-    "batch_size": 100,
-    "epochs": 2,
-    "seed": 0,
-}
 
 
 @pytest.fixture

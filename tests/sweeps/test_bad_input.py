@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from sweeps.cli import main
-from tests.sweeps.conftest import TINY_PARAMS
+from tests._cases import TINY_PARAMS
 
 ROOT = Path(__file__).resolve().parents[2]
 

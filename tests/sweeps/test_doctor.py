@@ -29,23 +29,11 @@ from sweeps.doctor import (
 from sweeps.store import Store, resolve_store
 from sweeps.study import load_existing
 from sweeps.tracking import TAG_OUTCOME, TAG_ROLE
+from tests._cases import DIVERGING_NET
 from trainer.config import TrainConfig
 from trainer.data import Dataset
 
-LINEAR = {
-    "hidden_layers": [30],
-    "activation": "linear",
-    "output_activation": "linear",
-    "weight_init": "normal",
-    "weight_init_scale": 1.0,
-    "bias_init": "normal",
-    "bias_init_scale": 1.0,
-    "loss": "mse",
-    "optimizer": "sgd",
-    "learning_rate": 3.0,
-    "batch_size": 10,
-    "epochs": 3,
-}
+LINEAR = {**DIVERGING_NET, "epochs": 3}
 ZERO = {
     "hidden_layers": [16, 16],
     "activation": "relu",

@@ -11,13 +11,14 @@ is left RUNNING, and the study resumes. Heartbeat interval and grace period come
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,10 @@ from sweeps.study import load_existing, open_study
 from sweeps.sweep import accounted_trials
 from sweeps.tracking import TAG_RETRY_OF, TAG_ROLE, TAG_TRIAL, Tracker
 from tests.sweeps.pg import pg_databases, url
+from tests.sweeps.procs import CLI, cli_env, interrupt_when, start_cli
 
 __all__ = ["pg_databases"]  # the fixture, imported for pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-m", "sweeps.cli"]
 Retry = optuna.storages.RetryHeartbeatStaleTrialCallback
 FAST_HEARTBEAT = {"SWEEPS_HEARTBEAT_INTERVAL": "1", "SWEEPS_GRACE_PERIOD": "6"}
 
@@ -141,6 +141,29 @@ def _mid_trial(study: optuna.Study, pid: int) -> optuna.trial.FrozenTrial | None
     return None
 
 
+@pytest.fixture
+def fault_run(
+    pg_databases: Any,
+    write_space: Any,
+    tmp_path: Path,
+    cli: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[..., None]:
+    """:func:`_fault_run` on this test's fixtures, with fast heartbeats (here and in the
+    workers): ``fault_run(n_workers=, kills=, target=, budget_s=)``."""
+    for k, v in FAST_HEARTBEAT.items():
+        monkeypatch.setenv(k, v)
+    return functools.partial(
+        _fault_run,
+        pg_databases=pg_databases,
+        write_space=write_space,
+        tmp_path=tmp_path,
+        cli=cli,
+        capsys=capsys,
+    )
+
+
 def _fault_run(
     *,
     pg_databases: Any,
@@ -164,7 +187,7 @@ def _fault_run(
             "batch_size": 50,
         },
     )
-    env = {**os.environ, **FAST_HEARTBEAT, "PYTHONPATH": str(ROOT)}
+    env = cli_env(**FAST_HEARTBEAT)
     args = ["--storage", optuna_url, "--tracking-uri", mlflow_url, "--root", str(tmp_path)]
     pool = Workers(space, tmp_path, env, args)
     for _ in range(n_workers):  # all at once, on fresh databases: they must not race
@@ -264,42 +287,14 @@ def _fault_run(
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_three_workers_survive_three_kill9(
-    pg_databases, write_space, tmp_path: Path, cli, capsys, monkeypatch
-) -> None:
-    for k, v in FAST_HEARTBEAT.items():
-        monkeypatch.setenv(k, v)
-    _fault_run(
-        pg_databases=pg_databases,
-        write_space=write_space,
-        tmp_path=tmp_path,
-        cli=cli,
-        capsys=capsys,
-        n_workers=3,
-        kills=3,
-        target=16,
-        budget_s=240,
-    )
+def test_three_workers_survive_three_kill9(fault_run) -> None:
+    fault_run(n_workers=3, kills=3, target=16, budget_s=240)
 
 
 @pytest.mark.postgres
-def test_two_workers_survive_a_kill9(
-    pg_databases, write_space, tmp_path: Path, cli, capsys, monkeypatch
-) -> None:
+def test_two_workers_survive_a_kill9(fault_run) -> None:
     """The default-suite variant: 2 workers, 1 kill."""
-    for k, v in FAST_HEARTBEAT.items():
-        monkeypatch.setenv(k, v)
-    _fault_run(
-        pg_databases=pg_databases,
-        write_space=write_space,
-        tmp_path=tmp_path,
-        cli=cli,
-        capsys=capsys,
-        n_workers=2,
-        kills=1,
-        target=4,
-        budget_s=150,
-    )
+    fault_run(n_workers=2, kills=1, target=4, budget_s=150)
 
 
 # -- Ctrl-C mid-trial ------------------------------------------------------------------
@@ -310,31 +305,17 @@ def test_sigint_mid_trial_ends_it_cleanly_and_the_study_resumes(
 ) -> None:
     space = write_space("intr", study={"trials": 3}, params={"epochs": 40, "batch_size": 50})
     root = tmp_path / "mlruns"
-    proc = subprocess.Popen(
-        [*CLI, "run", str(space), "--root", str(root), "--engine", "single", "-q"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = start_cli("run", space, "--root", root, "--engine", "single", "-q", cwd=tmp_path)
     store = resolve_store(root=root)
-    deadline = time.monotonic() + 120
-    try:
-        while True:  # wait until trial 0 has finished an epoch: we are mid-trial
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "trial 0 never reached its first epoch"
-            try:
-                trials = load_existing("intr", store).get_trials()
-            except Exception:
-                trials = []
-            if trials and trials[0].intermediate_values:
-                break
-            time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    out, err = interrupt_when(  # once trial 0 has finished an epoch: we are mid-trial
+        proc,
+        "intr",
+        store,
+        lambda trials: bool(trials and trials[0].intermediate_values),
+        within=120,
+        never="trial 0 never reached its first epoch",
+        timeout=60,
+    )
     text = err.decode()
     assert proc.returncode == 130, (out.decode()[-2000:], text[-2000:])
     assert "Traceback" not in text

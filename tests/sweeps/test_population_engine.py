@@ -22,30 +22,15 @@ from sweeps.space import SearchSpace, parse_space
 from sweeps.store import Store, resolve_store
 from sweeps.study import open_study
 from sweeps.tracking import TAG_OUTCOME, TAG_REASON, TAG_ROLE, TAG_STATE, TAG_TRIAL, Tracker
+from tests._cases import TINY_PARAMS
 from trainer.config import TrainConfig
 from trainer.data import Dataset
-
-TINY = {  # linear net, N(0, 1) init, mse: lr 3.0 diverges within a few batches
-    "dataset": "mnist-mini",
-    "hidden_layers": [8],
-    "activation": "linear",
-    "output_activation": "linear",
-    "weight_init": "normal",
-    "weight_init_scale": 1.0,
-    "bias_init": "normal",
-    "bias_init_scale": 1.0,
-    "loss": "mse",
-    "optimizer": "sgd",
-    "batch_size": 100,
-    "epochs": 2,
-    "seed": 0,
-}
 
 
 def make_space(name: str, params: dict[str, Any], **study: Any) -> SearchSpace:
     raw = {
         "study": {"name": name, "sampler": "random", "seed": 0, "pruner": "none", **study},
-        "params": {**TINY, **params},
+        "params": {**TINY_PARAMS, **params},
     }
     return parse_space(raw)
 

@@ -19,7 +19,7 @@ from sweeps.stability import predictors, stability_map, stability_report
 from sweeps.store import Store, resolve_store
 from sweeps.study import load_existing, open_study
 from sweeps.tracking import Tracker
-from tests.sweeps.conftest import TINY_PARAMS
+from tests._cases import TINY_PARAMS
 
 LRS = [0.001, 0.01, 0.3, 3.0]
 ACTIVATIONS = ["linear", "sigmoid"]

@@ -3,9 +3,6 @@ the default local store, Ctrl-C to the parent, and credentials kept out of sight
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -23,11 +20,10 @@ from sweeps.study import load_existing
 from sweeps.tracking import TAG_ROLE, TAG_TRIAL
 from sweeps.workers import split_trials, worker_command, worker_env, worker_space
 from tests.sweeps.pg import pg_databases, url
+from tests.sweeps.procs import interrupt_when, start_cli
 
 __all__ = ["pg_databases"]
 
-ROOT = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-m", "sweeps.cli"]
 FINISHED_OK = (TrialState.COMPLETE, TrialState.PRUNED)  # pruned: diverged, with its reason
 LR = {"learning_rate": {"type": "float", "low": 0.001, "high": 0.05, "log": True}}
 
@@ -140,13 +136,8 @@ def test_two_concurrent_sweeps_run_on_a_fresh_local_store(write_space, tmp_path:
     MLflow's migrations, no "database is locked"), and every trial has one run."""
     space = write_space("pair", study={"trials": 6}, params=LR)
     root = tmp_path / "mlruns"
-    cmd = [*CLI, "run", str(space), "--root", str(root)]
-    cmd += ["--trials", "3", "--engine", "single", "-q"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [
-        subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        for _ in range(2)
-    ]
+    args = ["run", space, "--root", root, "--trials", "3", "--engine", "single", "-q"]
+    procs = [start_cli(*args, cwd=tmp_path) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
     for p, (out, err) in zip(procs, outs, strict=True):
         text = err.decode()
@@ -160,32 +151,17 @@ def test_two_concurrent_sweeps_run_on_a_fresh_local_store(write_space, tmp_path:
 def test_ctrl_c_to_run_workers_ends_every_trial_cleanly(write_space, tmp_path: Path) -> None:
     space = write_space("stop", study={"trials": 4}, params={"epochs": 40, "batch_size": 50})
     root = tmp_path / "mlruns"
-    proc = subprocess.Popen(
-        [*CLI, "run", str(space), "--workers", "2", "--root", str(root), "--engine", "single"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    args = ["run", space, "--workers", "2", "--root", root, "--engine", "single"]
+    proc = start_cli(*args, cwd=tmp_path)
     store = resolve_store(root=root)
-    deadline = time.monotonic() + 180
-    try:
-        while True:  # both workers mid-trial (past an epoch)
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "workers never got going"
-            try:
-                trials = load_existing("stop", store).get_trials()
-            except Exception:
-                trials = []
-            busy = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values]
-            if len(busy) == 2:
-                break
-            time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+
+    def both_busy(trials: list) -> bool:  # both workers mid-trial (past an epoch)
+        busy = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values]
+        return len(busy) == 2
+
+    out, err = interrupt_when(
+        proc, "stop", store, both_busy, within=180, never="workers never got going", timeout=120
+    )
     text = err.decode()
     assert proc.returncode == 130, (out.decode()[-2000:], text[-2000:])
     assert "Traceback" not in text

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests._cases import DIVERGING_NET
 from trainer.config import TrainConfig
 from trainer.data import Dataset
 from trainer.outcome import (
@@ -62,18 +63,7 @@ def test_ok_run_has_signals_per_epoch_and_no_other_label(small: Dataset) -> None
 
 
 def test_diverged_keeps_exploded_as_second_label(small: Dataset) -> None:
-    result = run(
-        small,
-        hidden_layers=[30],
-        activation="linear",
-        output_activation="linear",
-        weight_init="normal",
-        bias_init="normal",
-        loss="mse",
-        optimizer="sgd",
-        learning_rate=3.0,
-        batch_size=10,
-    )
+    result = run(small, **DIVERGING_NET)
     assert result.outcome.labels == ("diverged", "exploded")
     assert result.outcome.label == "diverged"
     assert result.outcome.reason.startswith("diverged at epoch 1 batch ")

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import gc
 import math
-import os
 from typing import Any
 
 import numpy as np
 import pytest
 
-from trainer._tf import tf_keras
+from benchmarks._keras_reference import NIELSEN_NET
+from tests._cases import LINEAR_NORMAL
+from tests.trainer._memory import live_func_graphs, needs_statm, rss_mb
 from trainer.config import (
     ACTIVATIONS,
     LOSSES,
@@ -49,17 +50,7 @@ BASE = TrainConfig(
     validation_split=0.1,
 )
 
-DIVERGING = BASE.replace(  # linear net, N(0, 1) init, mse, lr 3.0: blows up in a few batches
-    activation="linear",
-    output_activation="linear",
-    weight_init="normal",
-    weight_init_scale=1.0,
-    bias_init="normal",
-    bias_init_scale=1.0,
-    loss="mse",
-    optimizer="sgd",
-    learning_rate=3.0,
-)
+DIVERGING = BASE.replace(**LINEAR_NORMAL, learning_rate=3.0)  # blows up in a few batches
 
 
 def _output_for(loss: str, output: str) -> dict[str, Any]:
@@ -429,31 +420,17 @@ def test_no_validation_split(small: Dataset) -> None:
 # --------------------------------------------------------------------------- memory
 
 
-def _live_func_graphs() -> int:
-    tf_keras()
-    from tensorflow.python.framework.func_graph import FuncGraph
-
-    gc.collect()
-    return sum(isinstance(o, FuncGraph) for o in gc.get_objects())
-
-
 def test_traced_graphs_are_freed_after_a_population(small: Dataset) -> None:
     """A sweep trains many cohorts: none of their graphs or variables may stay alive."""
     configs = [BASE.replace(epochs=1, optimizer=o) for o in OPTIMIZERS]
     train_population(configs, dataset=small)  # warm-up
-    before = _live_func_graphs()
+    before = live_func_graphs()
     train_population(configs, dataset=small)
-    assert _live_func_graphs() <= before
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        resident_pages = int(f.read().split()[1])
-    return resident_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    assert live_func_graphs() <= before
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
+@needs_statm
 def test_thirty_cohorts_keep_rss_flat(mini: Dataset) -> None:
     """After a warm-up (allocator, kernel caches: ~10 cohorts), RSS stays flat."""
     rss: dict[int, float] = {}
@@ -471,7 +448,7 @@ def test_thirty_cohorts_keep_rss_flat(mini: Dataset) -> None:
         train_population(configs, dataset=mini)
         if i in (10, 30):
             gc.collect()
-            rss[i] = _rss_mb()
+            rss[i] = rss_mb()
     growth = rss[30] - rss[10]
     assert growth < 50, f"RSS grew {growth:.1f} MB over 20 cohorts: {rss}"
 
@@ -484,19 +461,7 @@ def test_nielsen_learning_rate_cohort_on_full_mnist(mnist: Dataset) -> None:
     """5400 steps of Nielsen's net: rounding differences (batched vs plain matmul kernels)
     grow with the learning rate, as between any two float32 runs, so the equivalence is
     strict at small rates and loose at lr 3 (where saturated sigmoids amplify them)."""
-    base = BASE.replace(
-        hidden_layers=[30],
-        activation="sigmoid",
-        output_activation="sigmoid",
-        weight_init="normal",
-        bias_init="normal",
-        bias_init_scale=1.0,
-        loss="quadratic",
-        batch_size=10,
-        epochs=1,
-        dataset="mnist",
-        seed=0,
-    )
+    base = BASE.replace(**NIELSEN_NET, epochs=1, dataset="mnist", seed=0)
     configs = [base.replace(learning_rate=lr) for lr in (0.3, 0.5, 3.0)]
     results = train_population(configs, dataset=mnist, keep_models=True)
     for config, result in zip(configs[:2], results[:2], strict=True):

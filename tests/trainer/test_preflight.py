@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests._cases import DIVERGING_NET
 from trainer.config import LOSSES, OUTPUT_ACTIVATIONS, TrainConfig
 from trainer.data import Dataset
 from trainer.preflight import (
@@ -18,18 +19,6 @@ from trainer.preflight import (
     preflight,
     run_checks,
 )
-
-CLASSIC = {
-    "hidden_layers": [30],
-    "activation": "linear",
-    "output_activation": "linear",
-    "weight_init": "normal",
-    "bias_init": "normal",
-    "loss": "mse",
-    "optimizer": "sgd",
-    "learning_rate": 3.0,
-    "batch_size": 10,
-}
 
 
 def cfg(**params: Any) -> TrainConfig:
@@ -87,21 +76,21 @@ def test_crossentropy_without_softmax_or_sigmoid() -> None:
 
 
 def test_mse_on_linear_output_with_large_learning_rate() -> None:
-    warnings = check_config(cfg(**CLASSIC))
+    warnings = check_config(cfg(**DIVERGING_NET))
     assert "mse_linear_output_large_lr" in codes(warnings)
     bad = next(w for w in warnings if w.code == "mse_linear_output_large_lr")
     assert bad.numbers["learning_rate"] == 3.0
     assert "learning_rate 3" in bad.message
     assert "linear_hidden" in codes(warnings)
     # a small step, or a bounded output, is fine
-    small = {**CLASSIC, "learning_rate": 0.01, "activation": "sigmoid"}
+    small = {**DIVERGING_NET, "learning_rate": 0.01, "activation": "sigmoid"}
     assert check_config(cfg(**small)) == []
     assert "mse_linear_output_large_lr" not in codes(
-        check_config(cfg(**{**CLASSIC, "output_activation": "sigmoid"}))
+        check_config(cfg(**{**DIVERGING_NET, "output_activation": "sigmoid"}))
     )
     assert "mse_linear_output_large_lr" in codes(
         check_config(
-            cfg(**{**CLASSIC, "loss": "quadratic", "optimizer": "adam", "learning_rate": 0.5})
+            cfg(**{**DIVERGING_NET, "loss": "quadratic", "optimizer": "adam", "learning_rate": 0.5})
         )
     )
 
@@ -157,7 +146,7 @@ def test_run_checks_adds_the_initial_loss_only_when_given() -> None:
 
 def test_preflight_measures_the_untrained_loss(mini: Dataset) -> None:
     assert preflight(cfg(), dataset=mini) == ()  # glorot + softmax: starts near ln 10
-    warnings = preflight(cfg(**CLASSIC), dataset=mini)
+    warnings = preflight(cfg(**DIVERGING_NET), dataset=mini)
     assert codes(warnings) == ["mse_linear_output_large_lr", "linear_hidden", "initial_loss"]
     loss = warnings[-1]
     assert loss.numbers["expected"] == pytest.approx(0.1)

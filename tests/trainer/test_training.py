@@ -5,13 +5,15 @@ from __future__ import annotations
 import dataclasses
 import gc
 import math
-import os
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
+from benchmarks._keras_reference import NIELSEN_NET, keras_reference
+from tests._cases import DIVERGING_NET
+from tests.trainer._memory import live_func_graphs, needs_statm, rss_mb
 from trainer._tf import tf_keras
 from trainer.config import ConfigError, TrainConfig
 from trainer.data import Dataset
@@ -21,20 +23,7 @@ from trainer.training import EpochRecord, TrainResult, _EpochRunner, train
 
 # --------------------------------------------------------------------------- configs
 
-DIVERGING = {  # linear net, N(0, 1) weights, lr 3.0: blows up within a few batches
-    "hidden_layers": [30],
-    "activation": "linear",
-    "output_activation": "linear",
-    "weight_init": "normal",
-    "weight_init_scale": 1.0,
-    "bias_init": "normal",
-    "bias_init_scale": 1.0,
-    "loss": "mse",
-    "optimizer": "sgd",
-    "learning_rate": 3.0,
-    "batch_size": 10,
-    "epochs": 30,
-}
+DIVERGING = {**DIVERGING_NET, "epochs": 30}  # blows up within a few batches
 
 SYMMETRIC = {  # every weight and bias zero: the ReLU units stay identical (and dead)
     "hidden_layers": [16, 16],
@@ -60,20 +49,7 @@ SYMMETRY_FIX = {  # tiny random weights break the symmetry, bias 1 keeps the ReL
     "epochs": 8,
 }
 
-NIELSEN = {  # Nielsen's network from chapter 1 of Neural Networks and Deep Learning
-    "hidden_layers": [30],
-    "activation": "sigmoid",
-    "output_activation": "sigmoid",
-    "weight_init": "normal",
-    "weight_init_scale": 1.0,
-    "bias_init": "normal",
-    "bias_init_scale": 1.0,
-    "loss": "quadratic",
-    "optimizer": "sgd",
-    "learning_rate": 3.0,
-    "batch_size": 10,
-    "epochs": 3,
-}
+NIELSEN = {**NIELSEN_NET, "epochs": 3}  # Nielsen's network from chapter 1 of his book
 
 SMALL = {  # a quick, healthy run for the bookkeeping tests
     "hidden_layers": [16],
@@ -202,30 +178,6 @@ def test_symmetry_fix_full_mnist(mnist: Dataset) -> None:
 
 
 # --------------------------------------------------------------------------- Keras equivalence
-
-
-def keras_reference(cfg: TrainConfig, features: int, classes: int, init: list[np.ndarray]) -> Any:
-    """A plain Keras model with the output activation in its last layer and a Keras loss."""
-    tf, keras = tf_keras()
-    layers: list[Any] = [keras.Input((features,))]
-    layers += [keras.layers.Dense(units, activation=cfg.activation) for units in cfg.hidden_layers]
-    layers.append(keras.layers.Dense(classes, activation=cfg.output_activation))
-    model = keras.Sequential(layers)
-    model.set_weights(init)
-    loss: Any
-    if cfg.loss == "mse":
-        loss = keras.losses.MeanSquaredError()
-    elif cfg.loss == "quadratic":
-
-        def loss(y_true: Any, y_pred: Any) -> Any:
-            return 0.5 * tf.reduce_sum(tf.square(y_pred - y_true), axis=-1)
-
-    elif cfg.output_activation == "sigmoid":
-        loss = keras.losses.BinaryCrossentropy()
-    else:  # softmax, and linear (raw outputs, as Keras does with from_logits=False)
-        loss = keras.losses.CategoricalCrossentropy()
-    model.compile(optimizer=build_optimizer(cfg), loss=loss)
-    return model
 
 
 EQUIVALENCE_CASES = [
@@ -447,33 +399,19 @@ def test_dataset_named_in_the_config_is_loaded() -> None:
 # --------------------------------------------------------------------------- memory
 
 
-def _live_func_graphs() -> int:
-    tf_keras()  # import TensorFlow quietly first
-    from tensorflow.python.framework.func_graph import FuncGraph
-
-    gc.collect()
-    return sum(isinstance(o, FuncGraph) for o in gc.get_objects())
-
-
 def test_traced_graphs_are_freed_after_training() -> None:
     """Each train() traces new graphs; none may stay alive afterwards (a sweep runs
     thousands). The Keras optimizer's all-reduce used to pin every epoch graph."""
     data = toy_dataset()
     train(config(SMALL, epochs=1, batch_size=16), dataset=data)  # warm-up
-    before = _live_func_graphs()
+    before = live_func_graphs()
     for opt in ("sgd", "momentum"):
         train(config(SMALL, optimizer=opt, epochs=1, batch_size=16), dataset=data)
-    assert _live_func_graphs() <= before
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        resident_pages = int(f.read().split()[1])
-    return resident_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    assert live_func_graphs() <= before
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
+@needs_statm
 def test_fifty_trainings_keep_rss_flat(mini: Dataset) -> None:
     activations = ["relu", "sigmoid", "tanh", "elu"]
     optimizers = ["sgd", "momentum", "adam", "rmsprop"]
@@ -493,7 +431,7 @@ def test_fifty_trainings_keep_rss_flat(mini: Dataset) -> None:
         run(i)
         if i in (10, 20, 30, 40, 50):
             gc.collect()
-            rss[i] = _rss_mb()
+            rss[i] = rss_mb()
     growth = rss[50] - rss[10]
     print(f"RSS after runs 10..50 (MB): {rss}; growth 10->50: {growth:.1f} MB")
     assert growth < 50, f"RSS grew {growth:.1f} MB over 40 trainings: {rss}"
