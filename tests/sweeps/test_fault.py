@@ -303,7 +303,8 @@ def test_two_workers_survive_a_kill9(fault_run) -> None:
 def test_sigint_mid_trial_ends_it_cleanly_and_the_study_resumes(
     cli, write_space, tmp_path: Path
 ) -> None:
-    space = write_space("intr", study={"trials": 3}, params={"epochs": 40, "batch_size": 50})
+    # 150 epochs: trial 0 cannot finish between the check below and the SIGINT.
+    space = write_space("intr", study={"trials": 3}, params={"epochs": 150, "batch_size": 50})
     root = tmp_path / "mlruns"
     proc = start_cli("run", space, "--root", root, "--engine", "single", "-q", cwd=tmp_path)
     store = resolve_store(root=root)

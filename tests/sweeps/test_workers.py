@@ -149,7 +149,8 @@ def test_two_concurrent_sweeps_run_on_a_fresh_local_store(write_space, tmp_path:
 
 
 def test_ctrl_c_to_run_workers_ends_every_trial_cleanly(write_space, tmp_path: Path) -> None:
-    space = write_space("stop", study={"trials": 4}, params={"epochs": 40, "batch_size": 50})
+    # Trials long enough (400 epochs) that none can finish between the check and SIGINT.
+    space = write_space("stop", study={"trials": 4}, params={"epochs": 400, "batch_size": 50})
     root = tmp_path / "mlruns"
     args = ["run", space, "--workers", "2", "--root", root, "--engine", "single"]
     proc = start_cli(*args, cwd=tmp_path)
@@ -169,7 +170,9 @@ def test_ctrl_c_to_run_workers_ends_every_trial_cleanly(write_space, tmp_path: P
     trials = load_existing("stop", store).get_trials()
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     interrupted = [t for t in trials if t.user_attrs.get("outcome") == "interrupted"]
-    assert len(interrupted) == 2 and all(t.state == TrialState.FAIL for t in interrupted)
+    states = [(t.number, t.state.name, t.user_attrs.get("outcome")) for t in trials]
+    assert len(interrupted) == 2, states
+    assert all(t.state == TrialState.FAIL for t in interrupted), states
     runs = {r.info.run_id: r for r in _runs(root, "stop")}
     assert all(runs[t.user_attrs["mlflow_run_id"]].info.status == "KILLED" for t in interrupted)
     assert not [r for r in runs.values() if r.info.status == "RUNNING"]
