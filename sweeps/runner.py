@@ -23,6 +23,7 @@ from sweeps.space import SearchSpace
 from sweeps.study import best_trial, state_counts
 from sweeps.tracking import TAG_RETRY_OF, Tracker, history_csv
 from trainer.config import ConfigError, TrainConfig
+from trainer.outcome import DEAD_THRESHOLD, SATURATED_THRESHOLD
 
 TrialObserver = Callable[["TrialReport"], None]
 
@@ -37,6 +38,19 @@ class TrialReport:
     value: float | None
     reason: str
     params: dict[str, Any] = field(default_factory=dict)
+
+
+def unhealthy_signal(record: Any, warmup_epochs: int) -> str:
+    """Why a trial should stop on its cheap per-epoch signals (``study.prune_on_signals``):
+    most ReLU units dead or most sigmoid/tanh units saturated after the warm-up epochs."""
+    if record.epoch <= warmup_epochs:
+        return ""
+    dead, saturated = record.dead_fraction, record.saturated_fraction
+    if dead is not None and dead > DEAD_THRESHOLD:
+        return f"{dead:.0%} of ReLU units dead > {DEAD_THRESHOLD:.0%}"
+    if saturated is not None and saturated > SATURATED_THRESHOLD:
+        return f"{saturated:.0%} of units saturated > {SATURATED_THRESHOLD:.0%}"
+    return ""
 
 
 def metric_value(metric: str, record: Any) -> float | None:
@@ -78,6 +92,7 @@ class TrialSession:
         self.history: list[dict[str, Any]] = []
         self.finished = False
         self._extra_tags: dict[str, str] = {}  # diagnosis tags/artifacts, set by finish()
+        self._signal = ""  # why the cheap per-epoch signals stopped the trial, if they did
         self._artifacts: dict[str, str] = {}
 
     def config(self) -> TrainConfig:
@@ -92,6 +107,10 @@ class TrialSession:
         if value is None:
             return False
         self.trial.report(value, record.epoch)
+        if self.space.settings.prune_on_signals:
+            self._signal = unhealthy_signal(record, self.space.settings.pruner_warmup_epochs)
+            if self._signal:
+                return True
         return bool(self.trial.should_prune())
 
     def finish(self, result: Any) -> TrialReport:
@@ -105,8 +124,13 @@ class TrialSession:
             state = TrialState.PRUNED
             if label == "ok":
                 label = "pruned"
+            by = (
+                f"on signal ({self._signal})"
+                if self._signal
+                else f"by {self.space.settings.pruner} pruner"
+            )
             reason = (
-                f"pruned by {self.space.settings.pruner} pruner after epoch "
+                f"pruned {by} after epoch "
                 f"{result.epochs_run} ({self.space.settings.metric}={_fmt(value)})"
                 + ("" if label == "pruned" else f"; {reason}")
             )

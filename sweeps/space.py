@@ -50,6 +50,7 @@ _STUDY_KEYS = (
     "pruner",
     "pruner_warmup_epochs",
     "pruner_startup_trials",
+    "prune_on_signals",
     "trials",
     "engine",
     "cohort_size",
@@ -74,6 +75,7 @@ class StudySettings:
     pruner: str = "median"
     pruner_warmup_epochs: int = 1
     pruner_startup_trials: int = 5
+    prune_on_signals: bool = False
     trials: int = 20
     engine: str = "auto"
     cohort_size: int | None = None
@@ -223,6 +225,11 @@ def _parse_settings(
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
             problems.append(f"study.seed: must be an integer >= 0 or null, got {_fmt(seed)}")
         values["seed"] = seed
+    if "prune_on_signals" in raw:
+        flag = raw["prune_on_signals"]
+        if not isinstance(flag, bool):
+            problems.append(f"study.prune_on_signals: must be true or false, got {_fmt(flag)}")
+        values["prune_on_signals"] = flag
     if "description" in raw:
         values["description"] = str(raw["description"])
     try:
