@@ -37,8 +37,9 @@ def test_dead_units_prune_after_warmup(cli, write_space, tmp_path: Path, engine:
     (trial,) = load_existing("signals", resolve_store(root=root)).get_trials()
     assert trial.state == TrialState.PRUNED
     assert trial.user_attrs["epochs_run"] == 2  # warm-up epoch 1, pruned after epoch 2
-    assert "pruned on signal (100% of ReLU units dead > 50%) after epoch 2" in (
-        trial.user_attrs["reason"]
+    assert (
+        "pruned on signal (100% of ReLU units dead > 50%) after epoch 2"
+        in (trial.user_attrs["reason"])
     )
 
 
