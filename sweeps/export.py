@@ -10,7 +10,7 @@ import pandas as pd
 
 from sweeps.errors import UserError
 from sweeps.files import write_mapping
-from sweeps.study import best_trial, trial_params
+from sweeps.study import best_trial, state_counts, trial_params
 
 _ATTRS = ("outcome", "reason", "mlflow_run_id", "test_accuracy", "epochs_run", "wall_time")
 
@@ -53,9 +53,7 @@ def write_trials(study: optuna.Study, out: Path) -> Path:
 def best_config(study: optuna.Study) -> tuple[optuna.trial.FrozenTrial, dict[str, Any]]:
     best = best_trial(study)
     if best is None:
-        counts = {s.name: 0 for s in optuna.trial.TrialState}
-        for t in study.get_trials(deepcopy=False):
-            counts[t.state.name] += 1
+        counts = state_counts(study.get_trials(deepcopy=False))
         summary = ", ".join(f"{k.lower()}={v}" for k, v in counts.items() if v)
         raise UserError(
             f"study '{study.study_name}': no completed trial to export ({summary or 'no trials'})"

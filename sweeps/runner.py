@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +23,6 @@ from sweeps.study import best_trial, state_counts
 from sweeps.tracking import TAG_RETRY_OF, Tracker, history_csv
 from trainer.config import ConfigError, TrainConfig
 from trainer.outcome import DEAD_THRESHOLD, SATURATED_THRESHOLD
-
-TrialObserver = Callable[["TrialReport"], None]
 
 
 @dataclass(frozen=True)

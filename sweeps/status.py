@@ -8,7 +8,7 @@ import optuna
 from rich.console import Group
 from rich.table import Table
 
-from sweeps.store import Store
+from sweeps.store import Store, optuna_storage
 from sweeps.study import best_trial, outcome_counts, state_counts
 
 
@@ -48,7 +48,7 @@ def render_status(study: optuna.Study) -> Group:
 
 
 def render_studies(store: Store) -> Table | str:
-    summaries = optuna.get_all_study_summaries(_storage(store))
+    summaries = optuna.get_all_study_summaries(optuna_storage(store))
     if not summaries:
         return f"no studies in {store.describe()}"
     table = Table(title="studies", box=None, header_style="bold")
@@ -63,9 +63,3 @@ def render_studies(store: Store) -> Table | str:
             str(s.datetime_start)[:19] if s.datetime_start else "-",
         )
     return table
-
-
-def _storage(store: Store) -> Any:
-    from sweeps.store import optuna_storage
-
-    return optuna_storage(store)

@@ -100,11 +100,6 @@ def load_existing(name: str, store: Store) -> optuna.Study:
         ) from None
 
 
-def study_names(store: Store) -> list[str]:
-    storage = optuna_storage(store)
-    return sorted(s.study_name for s in optuna.get_all_study_summaries(storage))
-
-
 def state_counts(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
     """Trials per Optuna state, every state present (zeros included)."""
     counts = Counter(t.state.name for t in trials)

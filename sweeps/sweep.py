@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import optuna
 from optuna.trial import TrialState
@@ -134,10 +133,3 @@ def _best(study: optuna.Study) -> tuple[int, float] | None:
 
     best = best_trial(study)
     return (best.number, float(best.value)) if best and best.value is not None else None
-
-
-def summarize(reports: Any) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for r in reports:
-        out[r.outcome] = out.get(r.outcome, 0) + 1
-    return out

@@ -11,7 +11,6 @@ import io
 import json
 import time
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from sweeps.errors import UserError
@@ -164,9 +163,6 @@ class Tracker:
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         self.client.log_text(run_id, text, artifact_file)
 
-    def log_file(self, run_id: str, path: str | Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifact(run_id, str(path), artifact_path)
-
     # -- parent run ---------------------------------------------------------------
 
     def update_parent(
@@ -200,16 +196,6 @@ class Tracker:
 
     def reopen_parent(self) -> None:
         self.client.update_run(self.parent_run_id, status="RUNNING")
-
-    def trial_runs(self) -> list[Any]:
-        """All child runs of this study (not deleted)."""
-        return list(
-            self.client.search_runs(
-                [self.experiment_id],
-                filter_string=f"tags.`{TAG_ROLE}` = 'trial'",
-                max_results=50_000,
-            )
-        )
 
     def kill_run(self, run_id: str, reason: str) -> None:
         """End a run left RUNNING by a dead worker as KILLED (MLflow never does this)."""
