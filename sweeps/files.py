@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +69,18 @@ def write_mapping(data: dict[str, Any], path: str | Path, fmt: str | None = None
     else:
         p.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return p
+
+
+def csv_text(rows: Iterable[Mapping[str, Any]], fields: Sequence[str] | None = None) -> str:
+    """Rows of dicts as CSV text, header from ``fields`` or the first row ("" when none)."""
+    rows = list(rows)
+    if not rows and fields is None:
+        return ""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(fields if fields is not None else rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
 
 
 def parse_assignments(items: list[str]) -> dict[str, Any]:

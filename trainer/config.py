@@ -33,6 +33,9 @@ BIAS_INITS = ("zeros", "ones", "constant", "normal", "truncated_normal", "unifor
 LOSSES = ("mse", "quadratic", "crossentropy")
 OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
 
+COHORT_FIELDS = ("hidden_layers", "batch_size", "dataset", "validation_split", "epochs", "seed")
+"""Fields every member of a population shares: they fix the shapes and the batch stream."""
+
 
 class ConfigError(ValueError):
     """A parameter dict broke one or more rules; ``problems`` lists each one."""

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from trainer._tf import tf_keras
-from trainer.config import OPTIMIZERS, TrainConfig
+from trainer.config import COHORT_FIELDS, OPTIMIZERS, TrainConfig
 from trainer.data import Dataset, load_dataset
 from trainer.losses import per_example_loss
 from trainer.model import build_model, initializer, layer_seed
@@ -71,8 +71,6 @@ __all__ = [
     "train_population",
 ]
 
-COHORT_FIELDS = ("hidden_layers", "batch_size", "dataset", "validation_split", "epochs", "seed")
-"""Fields every member of a population shares: they fix the shapes and the batch stream."""
 
 MEMBER_FIELDS = (
     "learning_rate",

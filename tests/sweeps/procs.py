@@ -13,7 +13,7 @@ from typing import Any
 
 from optuna.trial import FrozenTrial
 
-from sweeps.study import load_existing
+from sweeps.store import load_existing
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "sweeps.cli"]

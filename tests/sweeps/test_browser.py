@@ -29,8 +29,7 @@ import yaml
 from mlflow import MlflowClient
 
 from sweeps.cli import main
-from sweeps.store import resolve_store
-from sweeps.study import load_existing
+from sweeps.store import load_existing, resolve_store
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

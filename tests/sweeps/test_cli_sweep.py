@@ -11,9 +11,8 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from sweeps.store import resolve_store
-from sweeps.study import load_existing
-from sweeps.tracking import TAG_OUTCOME, TAG_REASON, TAG_ROLE, TAG_STATE, TAG_TRIAL
+from sweeps.store import load_existing, resolve_store
+from sweeps.store.schema import TAG_OUTCOME, TAG_REASON, TAG_ROLE, TAG_STATE, TAG_TRIAL
 
 DIVERGING = {"learning_rate": {"type": "categorical", "choices": [0.001, 3.0]}}
 
@@ -165,3 +164,15 @@ def test_export_errors_are_one_line_exit_2(cli, write_space, tmp_path: Path) -> 
     assert "no completed trial to export (pruned=2)" in res.err
     assert len(res.err.strip().splitlines()) == 1
     assert not (tmp_path / "b.yaml").exists()
+
+
+def test_params_lists_every_field_with_its_default(cli) -> None:
+    from trainer.config import DEFAULTS, FIELD_NAMES
+
+    res = cli("params")
+    assert res.code == 0, res
+    lines = res.out.splitlines()
+    for name in FIELD_NAMES:
+        assert any(line.lstrip("│ ").startswith(name + " ") for line in lines), name
+    lr_row = next(line for line in lines if line.lstrip("│ ").startswith("learning_rate "))
+    assert repr(DEFAULTS["learning_rate"]) in lr_row

@@ -11,9 +11,8 @@ import yaml
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-from sweeps.store import resolve_store
-from sweeps.study import load_existing
-from sweeps.tracking import TAG_OUTCOME, TAG_ROLE
+from sweeps.store import load_existing, resolve_store
+from sweeps.store.schema import TAG_OUTCOME, TAG_ROLE
 
 ZERO_INIT = {
     "hidden_layers": [8, 8],

@@ -20,15 +20,15 @@ from mlflow import MlflowClient
 from optuna.trial import TrialState
 from rich.console import Console
 
-from sweeps.doctor import (
+from sweeps.analysis.doctor import (
     DoctorReport,
     candidate_changes,
     doctor_study_name,
     run_doctor,
 )
-from sweeps.store import Store, resolve_store
-from sweeps.study import load_existing
-from sweeps.tracking import TAG_OUTCOME, TAG_ROLE
+from sweeps.cli.views import DoctorConsoleView
+from sweeps.store import Store, load_existing, resolve_store
+from sweeps.store.schema import TAG_OUTCOME, TAG_ROLE
 from tests._cases import DIVERGING_NET
 from trainer.config import TrainConfig
 from trainer.data import Dataset
@@ -50,9 +50,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
 def doctor(config: dict[str, Any], store: Store, data: Dataset, **kw: Any) -> tuple[Any, str]:
     console = Console(record=True, width=200)
-    report = run_doctor(
-        TrainConfig.from_dict(config), store, console=console, dataset=data, quiet=True, **kw
-    )
+    view = DoctorConsoleView(console, quiet=True)
+    report = run_doctor(TrainConfig.from_dict(config), store, view=view, dataset=data, **kw)
     return report, console.export_text()
 
 

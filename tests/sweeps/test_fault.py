@@ -27,13 +27,18 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-from sweeps.heartbeat import ATTR_WORKER, reap_stale, trial_heartbeat
-from sweeps.runner import TrialSession, run_trial
+from sweeps.run.liveness import ATTR_WORKER, reap_stale, trial_heartbeat
+from sweeps.run.session import TrialSession, run_trial
 from sweeps.space import load_space
-from sweeps.store import resolve_store, with_pg_driver
-from sweeps.study import load_existing, open_study
-from sweeps.sweep import accounted_trials
-from sweeps.tracking import TAG_RETRY_OF, TAG_ROLE, TAG_TRIAL, Tracker
+from sweeps.store import (
+    Tracker,
+    accounted_trials,
+    load_existing,
+    open_study,
+    resolve_store,
+    with_pg_driver,
+)
+from sweeps.store.schema import TAG_RETRY_OF, TAG_ROLE, TAG_TRIAL
 from tests.sweeps.pg import pg_databases, url
 from tests.sweeps.procs import CLI, cli_env, interrupt_when, start_cli
 
@@ -62,7 +67,7 @@ def test_live_trial_keeps_beating_dead_one_is_failed_retried_and_its_run_killed(
     tracker = Tracker(store, "hb")
 
     trial = study.ask(fixed_distributions=space.distributions)
-    with trial_heartbeat(study, trial):
+    with trial_heartbeat(store.optuna, study, trial):
         session = TrialSession(study, space, tracker, trial)
         time.sleep(3.5)  # longer than the grace period: only the heartbeat keeps it alive
         reap_stale(study, tracker)
@@ -79,7 +84,7 @@ def test_live_trial_keeps_beating_dead_one_is_failed_retried_and_its_run_killed(
     assert run.data.tags["sweeps.outcome"] == "killed"
     assert accounted_trials(study) == 1  # the retry stands for the dead trial
 
-    report = run_trial(study, space, tracker, None)  # the next ask picks up the retry
+    report = run_trial(study, space, tracker)  # the next ask picks up the retry
     assert report.number == 1 and report.state == "COMPLETE"
     new = tracker.client.get_run(study.get_trials()[1].user_attrs["mlflow_run_id"])
     assert new.info.run_id != session.run_id

@@ -6,8 +6,8 @@ import io
 
 from rich.console import Console
 
-from sweeps.live import OTHER_STYLE, LiveView, outcome_style
-from sweeps.runner import TrialReport
+from sweeps.cli.live import OTHER_STYLE, LiveView, outcome_style
+from sweeps.run.session import TrialReport
 
 REPORTS = [
     TrialReport(

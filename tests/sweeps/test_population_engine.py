@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 from optuna.trial import TrialState
 
 import trainer.population
-from sweeps.population import (
+from sweeps.run.population import (
     MAX_COHORT,
     can_use_population,
     default_cohort_size,
@@ -19,9 +19,8 @@ from sweeps.population import (
     subcohort_count,
 )
 from sweeps.space import SearchSpace, parse_space
-from sweeps.store import Store, resolve_store
-from sweeps.study import open_study
-from sweeps.tracking import TAG_OUTCOME, TAG_REASON, TAG_ROLE, TAG_STATE, TAG_TRIAL, Tracker
+from sweeps.store import Store, Tracker, open_study, resolve_store
+from sweeps.store.schema import TAG_OUTCOME, TAG_REASON, TAG_ROLE, TAG_STATE, TAG_TRIAL
 from tests._cases import TINY_PARAMS
 from trainer.config import TrainConfig
 from trainer.data import Dataset
@@ -269,7 +268,7 @@ def test_default_cohort_size_of_a_space_counts_its_largest_architecture() -> Non
 
 
 def test_sweep_auto_engine_picks_population(tmp_path: Path) -> None:
-    from sweeps.sweep import choose_engine
+    from sweeps.run.sweep import choose_engine
 
     space = make_space("auto", {"learning_rate": {"type": "float", "low": 1e-3, "high": 1.0}})
     assert choose_engine(space, "auto") == "population"

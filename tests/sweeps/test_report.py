@@ -23,10 +23,16 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState, create_trial
 
-from sweeps import report
-from sweeps.store import Store, optuna_storage, resolve_store
-from sweeps.study import load_existing
-from sweeps.tracking import Tracker
+from sweeps.analysis import report
+from sweeps.store import (
+    Store,
+    Tracker,
+    find_parent_run,
+    load_existing,
+    optuna_storage,
+    resolve_store,
+)
+from sweeps.store.schema import ARTIFACT_CURVE, ARTIFACT_REPORT
 
 LR = FloatDistribution(1e-4, 10.0, log=True)
 SCALE = FloatDistribution(0.0, 2.0)
@@ -157,7 +163,7 @@ def section(sections: list[report.Section], anchor: str) -> report.Section:
 
 def sections_of(study: optuna.Study, store: Store) -> list[report.Section]:
     trials = study.get_trials(deepcopy=False)
-    curves, notes = report.collect_curves(study, trials, MlflowClient(store.tracking_uri))
+    curves, notes = report.collect_curves(study, trials, store)
     return report.build_sections(study, trials, curves, notes)
 
 
@@ -347,7 +353,7 @@ def test_empty_study_and_study_without_complete_trials(root: Path, tmp_path: Pat
 def test_learning_curves_of_best_and_diverged_trials(mixed) -> None:
     study, store = mixed
     trials = study.get_trials()
-    curves, notes = report.collect_curves(study, trials, MlflowClient(store.tracking_uri))
+    curves, notes = report.collect_curves(study, trials, store)
     assert [(c.trial.number, c.role, c.source) for c in curves] == [
         (0, "best", "mlflow"),
         (1, "best", "mlflow"),  # stuck and symmetric trials are COMPLETE, not "best"
@@ -381,9 +387,7 @@ def test_curves_fall_back_to_optuna_values_without_mlflow_history(
         ),
     ]
     study, store = make_study(root, "untracked", specs)
-    curves, notes = report.collect_curves(
-        study, study.get_trials(), MlflowClient(store.tracking_uri)
-    )
+    curves, notes = report.collect_curves(study, study.get_trials(), store)
     assert curves[0].source == "optuna"
     assert curves[0].series == {"val_accuracy": [(1, 0.5), (2, 0.6)]}
     assert any("no MLflow metric history" in n for n in notes)
@@ -394,21 +398,21 @@ def test_report_and_best_curve_are_logged_to_mlflow(mixed, tmp_path: Path) -> No
     study, store = mixed
     out = report.write_report(study, store, tmp_path / "elsewhere.html")
     client = MlflowClient(store.tracking_uri)
-    parent = report.parent_run_id(study, study.get_trials(), client)
+    parent = find_parent_run(store, study.study_name, [])
     assert parent is not None
     assert client.get_run(parent).info.run_name == "study:mixed"
-    local = client.download_artifacts(parent, report.REPORT_ARTIFACT, str(tmp_path / "dl"))
+    local = client.download_artifacts(parent, ARTIFACT_REPORT, str(tmp_path / "dl"))
     assert Path(local).read_text() == out.read_text()
     best_run = study.best_trial.user_attrs["mlflow_run_id"]
     names = {a.path for a in client.list_artifacts(best_run)}
-    assert report.CURVE_ARTIFACT in names
+    assert ARTIFACT_CURVE in names
     curve_page = Path(
-        client.download_artifacts(best_run, report.CURVE_ARTIFACT, str(tmp_path / "dl2"))
+        client.download_artifacts(best_run, ARTIFACT_CURVE, str(tmp_path / "dl2"))
     ).read_text()
     assert curve_page.count("plotly.js v") == 1 and "trial #0 (best)" in curve_page
     # other trials' runs get nothing
     other = study.trials[1].user_attrs["mlflow_run_id"]
-    assert report.CURVE_ARTIFACT not in {a.path for a in client.list_artifacts(other)}
+    assert ARTIFACT_CURVE not in {a.path for a in client.list_artifacts(other)}
 
 
 def test_html_is_escaped(root: Path, tmp_path: Path) -> None:

@@ -9,8 +9,7 @@ from optuna.trial import TrialState
 
 from sweeps.errors import UserError
 from sweeps.space import parse_space
-from sweeps.store import resolve_store
-from sweeps.study import load_existing
+from sweeps.store import load_existing, resolve_store
 
 DEAD_RELU = {  # all-zero ReLU net: every unit dead from the first epoch on
     "hidden_layers": [16, 16],

@@ -13,12 +13,10 @@ from mlflow import MlflowClient
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from sweeps.runner import run_trial, update_parent
+from sweeps.analysis.stability import predictors, stability_map, stability_report
+from sweeps.run.session import run_trial, update_parent
 from sweeps.space import parse_space
-from sweeps.stability import predictors, stability_map, stability_report
-from sweeps.store import Store, resolve_store
-from sweeps.study import load_existing, open_study
-from sweeps.tracking import Tracker
+from sweeps.store import Store, Tracker, load_existing, open_study, resolve_store
 from tests._cases import TINY_PARAMS
 
 LRS = [0.001, 0.01, 0.3, 3.0]
@@ -49,7 +47,7 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, str]:
     for act in ACTIVATIONS:
         for lr in LRS:
             study.enqueue_trial({"activation": act, "learning_rate": lr})
-            run_trial(study, space, tracker, None)
+            run_trial(study, space, tracker)
     update_parent(study, tracker, with_table=True)
     tracker.end_parent()
     return store, "stab"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from sweeps.cli.ui import port_in_use, serve_ui, ui_command
 from sweeps.errors import UserError
 from sweeps.store import resolve_store
-from sweeps.ui import port_in_use, serve_ui, ui_command
 
 
 def _free_port() -> int:

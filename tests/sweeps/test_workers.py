@@ -12,13 +12,12 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-from sweeps import workers as workers_mod
-from sweeps.heartbeat import ATTR_WORKER
+from sweeps.run import workers as workers_mod
+from sweeps.run.liveness import ATTR_WORKER
+from sweeps.run.workers import split_trials, worker_command, worker_env, worker_space
 from sweeps.space import load_space
-from sweeps.store import redact, resolve_store, scrub
-from sweeps.study import load_existing
-from sweeps.tracking import TAG_ROLE, TAG_TRIAL
-from sweeps.workers import split_trials, worker_command, worker_env, worker_space
+from sweeps.store import load_existing, redact, resolve_store, scrub
+from sweeps.store.schema import TAG_ROLE, TAG_TRIAL
 from tests.sweeps.pg import pg_databases, url
 from tests.sweeps.procs import interrupt_when, start_cli
 
@@ -75,9 +74,9 @@ def test_workers_get_the_store_through_the_environment_not_argv(tmp_path: Path) 
 
 def test_each_worker_samples_with_its_own_seed(write_space, monkeypatch) -> None:
     space = load_space(write_space("seeded"))
-    monkeypatch.setattr("sweeps.heartbeat.worker_id", lambda: "host:1")
+    monkeypatch.setattr("sweeps.run.liveness.worker_id", lambda: "host:1")
     a = worker_space(space)
-    monkeypatch.setattr("sweeps.heartbeat.worker_id", lambda: "host:2")
+    monkeypatch.setattr("sweeps.run.liveness.worker_id", lambda: "host:2")
     b = worker_space(space)
     assert a.settings.seed != b.settings.seed
     assert a.fingerprint() == b.fingerprint() == space.fingerprint()  # same study

@@ -1,7 +1,7 @@
 """The population engine for sweeps: a cohort of trials trained as one vectorised model.
 
 :func:`run_cohort` asks Optuna for several trials at once, gives each its own
-:class:`~sweeps.runner.TrialSession` (so each still has its own MLflow child run, its
+:class:`~sweeps.run.session.TrialSession` (so each still has its own MLflow child run, its
 own pruning and its own ending), groups them by :func:`trainer.population.cohort_key`
 (trials that differ in batch size, architecture, ... form separate sub-cohorts) and
 trains each group with :func:`trainer.population.train_population`.
@@ -24,11 +24,12 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState
 
-from sweeps.heartbeat import trial_heartbeat
-from sweeps.runner import TrialReport, TrialSession
+from sweeps.run.liveness import trial_heartbeat
+from sweeps.run.session import TrialReport, TrialSession
 from sweeps.space import SearchSpace
-from sweeps.tracking import Tracker
-from trainer.config import DEFAULTS, TrainConfig
+from sweeps.store import Tracker
+from sweeps.store.schema import ATTR_OUTCOME, ATTR_REASON
+from trainer.config import COHORT_FIELDS, DEFAULTS, TrainConfig
 
 __all__ = [
     "COHORT_FIELDS",
@@ -38,9 +39,6 @@ __all__ = [
     "default_cohort_size",
     "run_cohort",
 ]
-
-# Kept in sync with trainer.population.COHORT_FIELDS (imported lazily there: TensorFlow).
-COHORT_FIELDS = ("hidden_layers", "batch_size", "dataset", "validation_split", "epochs", "seed")
 
 MAX_COHORT = 64
 """Largest automatic cohort: beyond it, per-step arithmetic dominates and gains flatten."""
@@ -123,7 +121,7 @@ def run_cohort(
     reports: list[TrialReport] = []
     sessions: list[TrialSession] = []
     told: set[int] = set()  # trials ended without a session
-    with trial_heartbeat(study, *trials):
+    with trial_heartbeat(tracker.store.optuna, study, *trials):
         try:
             groups: dict[Any, list[tuple[TrialSession, TrainConfig]]] = {}
             for trial in trials:
@@ -176,8 +174,8 @@ def _fail_unstarted(
 ) -> TrialReport:
     """A trial whose session could not even start: FAIL it with the message."""
     message = f"{type(exc).__name__}: {exc}"
-    trial.set_user_attr("outcome", "failed")
-    trial.set_user_attr("reason", message[:2000])
+    trial.set_user_attr(ATTR_OUTCOME, "failed")
+    trial.set_user_attr(ATTR_REASON, message[:2000])
     study.tell(trial, state=TrialState.FAIL)
     return TrialReport(
         trial.number, "FAIL", "failed", None, message, space.params_for(trial.params)

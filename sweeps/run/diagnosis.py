@@ -16,10 +16,15 @@ import json
 import math
 from typing import Any
 
-TAG_LABELS = "sweeps.labels"
-TAG_EVIDENCE = "sweeps.evidence."
-TAG_PREFLIGHT = "sweeps.preflight"
-PREFLIGHT_ARTIFACT = "preflight.json"
+from sweeps.store.schema import (
+    ARTIFACT_PREFLIGHT,
+    ATTR_EVIDENCE,
+    ATTR_LABELS,
+    ATTR_PREFLIGHT,
+    TAG_EVIDENCE,
+    TAG_LABELS,
+    TAG_PREFLIGHT,
+)
 
 
 def evidence_numbers(result: Any) -> dict[str, float]:
@@ -47,9 +52,9 @@ def warnings_of(result: Any) -> tuple[Any, ...]:
 def diagnosis_attrs(result: Any) -> dict[str, Any]:
     """User attributes for an Optuna trial."""
     return {
-        "labels": list(outcome_labels(result)),
-        "evidence": evidence_numbers(result),
-        "preflight": [w.to_dict() for w in warnings_of(result)],
+        ATTR_LABELS: list(outcome_labels(result)),
+        ATTR_EVIDENCE: evidence_numbers(result),
+        ATTR_PREFLIGHT: [w.to_dict() for w in warnings_of(result)],
     }
 
 
@@ -69,7 +74,7 @@ def diagnosis_artifacts(result: Any) -> dict[str, str]:
     warnings = warnings_of(result)
     if not warnings:
         return {}
-    return {PREFLIGHT_ARTIFACT: json.dumps([w.to_dict() for w in warnings], indent=2)}
+    return {ARTIFACT_PREFLIGHT: json.dumps([w.to_dict() for w in warnings], indent=2)}
 
 
 def warning_lines(warnings: Any) -> list[str]:

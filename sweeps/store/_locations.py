@@ -1,4 +1,5 @@
-"""Where studies and runs live: the local ``mlruns/`` default, or a database and a server.
+"""Where studies and runs live: the local ``mlruns/`` default, or a database and a server;
+and the one opening of each backend per command (``Store.optuna``, ``Store.mlflow``).
 
 Default (nothing to start): ``mlruns/mlflow.db`` (MLflow's SQLite backend),
 ``mlruns/artifacts/`` (artifacts) and ``mlruns/optuna.journal`` (Optuna's journal file
@@ -17,10 +18,10 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -49,6 +50,21 @@ class Store:
 
     def describe(self) -> str:
         return f"optuna={redact(self.storage_url)} mlflow={redact(self.tracking_uri)}"
+
+    @cached_property
+    def optuna(self) -> Any:
+        """The Optuna storage, opened on first use and then shared by everything the
+        command does with this store (one connection pool, one journal reader)."""
+        from sweeps.store._optuna import open_storage
+
+        return open_storage(self)
+
+    @cached_property
+    def mlflow(self) -> Any:
+        """The ``MlflowClient``, connected (and checked) on first use, then shared."""
+        from sweeps.store._mlflow import connect
+
+        return connect(self)
 
 
 def resolve_store(
@@ -93,37 +109,6 @@ def with_pg_driver(url: str) -> str:
     if importlib.util.find_spec("psycopg2") is None:
         return url
     return "postgresql+psycopg2://" + url.removeprefix("postgresql://")
-
-
-def optuna_storage(store: Store) -> Any:
-    """An Optuna storage object; RDB storages get heartbeats so dead workers are detected."""
-    import optuna
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-    if not store.is_rdb:
-        path = store.storage_url.removeprefix("journal:")
-        return JournalStorage(JournalFileBackend(path))
-    interval, grace = heartbeat_settings()
-    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
-    if store.storage_url.startswith("postgresql"):
-        engine_kwargs["connect_args"] = {"connect_timeout": 10}
-    try:
-        with init_lock(store.storage_url, "optuna"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                store.storage_url,
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=interval,
-                grace_period=grace,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                    max_retry=3
-                ),
-            )
-    except UserError:
-        raise
-    except Exception as exc:  # sqlalchemy OperationalError, ArgumentError, ...
-        msg = scrub(" ".join(str(exc).split()), store.storage_url)[:200]
-        raise UserError(f"--storage {redact(store.storage_url)}: cannot connect ({msg})") from None
 
 
 def heartbeat_settings() -> tuple[int, int]:

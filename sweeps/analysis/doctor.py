@@ -2,7 +2,8 @@
 
 The doctor is an ordinary, small Optuna study with every probe an MLflow child run
 (study ``doctor-<hash>``, the hash of the config and the probe budget), so everything it
-tried is in the store like any sweep. Its trials are *enqueued*, one fixed config each:
+tried is in the store like any sweep. Nothing is sampled: each trial is handed its config
+and trained through the same trial session as a sweep's trials:
 
 1. the config as given (the baseline), trained for at most :data:`MAX_EPOCHS` epochs on
    at most :data:`MAX_TRAIN` training examples;
@@ -24,25 +25,27 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import optuna
 from optuna.trial import TrialState
-from rich import box
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from sweeps.diagnosis import warning_lines
-from sweeps.runner import TrialSession, update_parent
-from sweeps.space import SearchSpace, parse_space
-from sweeps.store import Store
-from sweeps.study import open_study
-from sweeps.tracking import Tracker
+from sweeps.files import csv_text
+from sweeps.run.session import run_trial, update_parent
+from sweeps.space import SearchSpace, StudySettings
+from sweeps.store import Store, Tracker, open_study
+from sweeps.store.schema import (
+    ATTR_EVIDENCE,
+    ATTR_FINAL_VALUE,
+    ATTR_LABELS,
+    ATTR_OUTCOME,
+    ATTR_PREFLIGHT,
+    ATTR_REASON,
+    ATTR_RUN_ID,
+    ATTR_TEST_ACCURACY,
+)
 from trainer.config import TrainConfig
 from trainer.outcome import LABELS
-
-optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 MAX_EPOCHS = 3
 """Epochs per probe unless ``--epochs`` says otherwise."""
@@ -68,7 +71,10 @@ MILD = ("dead_units", "saturated")
 
 ATTR_CHANGE = "doctor.change"
 ATTR_FACTOR = "doctor.factor"
-ATTR_VAL = "doctor.val_accuracy"
+TAG_CHANGE = "sweeps.doctor.change"
+TAG_FACTOR = "sweeps.doctor.factor"
+TAG_BASELINE = "sweeps.doctor.baseline"
+TAG_FIXES = "sweeps.doctor.fixes"
 BASELINE = "(as given)"
 
 
@@ -215,34 +221,20 @@ def doctor_study_name(config: TrainConfig, epochs: int, max_train: int) -> str:
     return "doctor-" + hashlib.sha1(blob.encode()).hexdigest()[:10]
 
 
-def doctor_space(
-    config: TrainConfig, changes: Sequence[Change], epochs: int, name: str
-) -> SearchSpace:
-    """A search space whose categorical params hold the baseline and every change's value."""
-    base = {**config.to_dict(), "epochs": epochs}
-    varied: dict[str, list[Any]] = {}
-    for change in changes:
-        for key, value in change.params.items():
-            choices = varied.setdefault(key, [base[key]])
-            if value not in choices:
-                choices.append(value)
-    params: dict[str, Any] = {k: v for k, v in base.items() if k not in varied}
-    for key, choices in varied.items():
-        params[key] = {"type": "categorical", "choices": choices}
-    raw = {
-        "study": {
-            "name": name,
-            "metric": "val_accuracy",
-            "sampler": "random",
-            "seed": 0,
-            "pruner": "none",
-            "trials": len(changes) + 1,
-            "engine": "single",
-            "description": "sweeps doctor: one-factor-at-a-time changes around a config",
-        },
-        "params": params,
-    }
-    return parse_space(raw, default_name=name, source="sweeps doctor")
+def doctor_space(config: TrainConfig, epochs: int, name: str, probes: int) -> SearchSpace:
+    """The doctor's study: nothing is sampled, every probe's config is given as is."""
+    settings = StudySettings(
+        name=name,
+        metric="val_accuracy",
+        sampler="random",
+        seed=0,
+        pruner="none",
+        trials=probes,
+        engine="single",
+        description="sweeps doctor: one-factor-at-a-time changes around a config",
+    )
+    fixed = {**config.to_dict(), "epochs": epochs}
+    return SearchSpace(settings, {}, fixed, source="sweeps doctor")
 
 
 def _subset(data: Any, max_train: int) -> Any:
@@ -261,9 +253,9 @@ def _subset(data: Any, max_train: int) -> Any:
 
 def _from_trial(t: optuna.trial.FrozenTrial) -> ProbeResult:
     attrs = t.user_attrs
-    val = attrs.get(ATTR_VAL)
-    test = attrs.get("test_accuracy")
-    labels = tuple(attrs.get("labels") or [attrs.get("outcome", "failed")])
+    val = attrs.get(ATTR_FINAL_VALUE)
+    test = attrs.get(ATTR_TEST_ACCURACY)
+    labels = tuple(attrs.get(ATTR_LABELS) or [attrs.get(ATTR_OUTCOME, "failed")])
     return ProbeResult(
         change=str(attrs.get(ATTR_CHANGE, "?")),
         factor=str(attrs.get(ATTR_FACTOR, "?")),
@@ -271,17 +263,17 @@ def _from_trial(t: optuna.trial.FrozenTrial) -> ProbeResult:
         labels=labels if t.state != TrialState.FAIL else ("failed",),
         val_accuracy=float(val) if isinstance(val, int | float) else None,
         test_accuracy=float(test) if isinstance(test, int | float) else None,
-        reason=str(attrs.get("reason", "")),
-        evidence=dict(attrs.get("evidence") or {}),
+        reason=str(attrs.get(ATTR_REASON, "")),
+        evidence=dict(attrs.get(ATTR_EVIDENCE) or {}),
         trial_number=t.number,
-        run_id=str(attrs.get("mlflow_run_id", "")),
+        run_id=str(attrs.get(ATTR_RUN_ID, "")),
     )
 
 
 def _stored_warnings(trial: optuna.trial.FrozenTrial) -> tuple[Any, ...]:
     from trainer.preflight import PreflightWarning
 
-    stored = trial.user_attrs.get("preflight") or []
+    stored = trial.user_attrs.get(ATTR_PREFLIGHT) or []
     return tuple(
         PreflightWarning(str(w.get("code")), str(w.get("message")), dict(w.get("numbers") or {}))
         for w in stored
@@ -306,40 +298,23 @@ def _run_probe(
     data: Any,
     base: TrainConfig,
     change: Change | None,
-) -> tuple[ProbeResult, tuple[Any, ...]]:
-    """Enqueue one fixed config, train it as a trial of the study, read it back."""
-    from trainer.training import train
-
+) -> optuna.trial.FrozenTrial:
+    """Train one probe as a trial of the doctor's study (the same trial session as any
+    sweep: heartbeat, MLflow child run, outcome) and read it back."""
     label = BASELINE if change is None else change.label
     factor = "baseline" if change is None else change.factor
-    params = base.to_dict()
-    fixed = {name: params[name] for name in space.distributions}
-    for key, value in (change.params if change else {}).items():
-        fixed[key] = value
-    study.enqueue_trial(fixed, user_attrs={ATTR_CHANGE: label, ATTR_FACTOR: factor})
-    trial = study.ask(fixed_distributions=space.distributions)
-    session = TrialSession(study, space, tracker, trial, engine="doctor")
-    tracker.client.set_tag(session.run_id, "sweeps.doctor.change", label)
-    tracker.client.set_tag(session.run_id, "sweeps.doctor.factor", factor)
-    warnings: tuple[Any, ...] = ()
-    try:
-        result = train(session.config(), dataset=data, on_epoch_end=session.on_epoch)
-    except KeyboardInterrupt:
-        session.interrupt()
-        raise
-    except Exception as exc:
-        session.fail(exc)
-    else:
-        final = result.final
-        val = final.val_accuracy if final is not None else None
-        if val is None and final is not None:
-            val = final.accuracy
-        if val is not None and math.isfinite(val):
-            trial.set_user_attr(ATTR_VAL, float(val))
-        warnings = result.warnings
-        session.finish(result)
-    frozen = study.get_trials(deepcopy=False)[trial.number]
-    return _from_trial(frozen), warnings
+    params = {**base.to_dict(), **(change.params if change else {})}
+    report = run_trial(
+        study,
+        space,
+        tracker,
+        dataset=data,
+        params=params,
+        engine="doctor",
+        user_attrs={ATTR_CHANGE: label, ATTR_FACTOR: factor},
+        tags={TAG_CHANGE: label, TAG_FACTOR: factor},
+    )
+    return study.get_trials(deepcopy=False)[report.number]
 
 
 def rank(probes: Sequence[ProbeResult]) -> list[ProbeResult]:
@@ -384,85 +359,32 @@ def evidence_text(p: ProbeResult) -> str:
     return text + (f" (+{', '.join(others)})" if others else "")
 
 
-def _acc(value: float | None) -> str:
-    return "-" if value is None or not math.isfinite(value) else f"{value:.4f}"
+class DoctorView(Protocol):
+    """What :func:`run_doctor` tells whoever watches (the CLI prints it)."""
 
+    def started(self, name: str, store: Store, changes: int, epochs: int, data: Any) -> None: ...
 
-def render_report(report: DoctorReport) -> Table:
-    """The ranked table: change, outcome after, val accuracy and its change, evidence."""
-    base = report.baseline
-    table = Table(
-        title=(
-            f"single changes ranked; baseline {base.outcome}, val acc "
-            f"{_acc(base.val_accuracy)} ({report.epochs} epoch(s) per run)"
-        ),
-        header_style="bold",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-    )
-    table.add_column("#", justify="right")
-    table.add_column("change", no_wrap=True)
-    table.add_column("fix", justify="center")
-    table.add_column(f"outcome (was {base.outcome})")
-    table.add_column("val acc", justify="right")
-    table.add_column("Δ", justify="right")
-    table.add_column("evidence")
-    for i, p in enumerate(report.probes, 1):
-        delta = (
-            f"{p.val_accuracy - base.val_accuracy:+.3f}"
-            if p.val_accuracy is not None and base.val_accuracy is not None
-            else "-"
-        )
-        style = "green" if p.outcome == "ok" else "red" if p.outcome == "diverged" else "yellow"
-        table.add_row(
-            str(i),
-            escape(p.change),
-            "yes" if is_fix(base, p) else "",
-            f"[{style}]{p.outcome}[/{style}]",
-            _acc(p.val_accuracy),
-            delta,
-            escape(evidence_text(p)),
-        )
-    return table
+    def probe_done(
+        self, result: ProbeResult, warnings: tuple[Any, ...], *, baseline: bool, cached: bool
+    ) -> None: ...
 
-
-def _summary_lines(report: DoctorReport) -> list[str]:
-    base = report.baseline
-    if base.outcome == "ok":
-        best = report.probes[0] if report.probes else None
-        line = "the config trains (ok); nothing to fix"
-        if best is not None and best.score > base.score:
-            line += (
-                f"; best single change: {best.change} "
-                f"(val acc {_acc(base.val_accuracy)} -> {_acc(best.val_accuracy)})"
-            )
-        return [line]
-    if not report.fixes:
-        return [f"no single change fixes it ({base.outcome}); try combining the best ones above"]
-    lines = [f"{len(report.fixes)} single change(s) fix it:"]
-    for p in report.fixes:
-        lines.append(
-            f"  fix: {p.change}: {base.outcome} -> {p.outcome}, val acc "
-            f"{_acc(base.val_accuracy)} -> {_acc(p.val_accuracy)} ({evidence_text(p)})"
-        )
-    return lines
+    def finished(self, report: DoctorReport) -> None: ...
 
 
 def run_doctor(
     config: TrainConfig,
     store: Store,
     *,
-    console: Console,
+    view: DoctorView | None = None,
     epochs: int | None = None,
-    quiet: bool = False,
     dataset: Any = None,
     max_train: int = MAX_TRAIN,
     factors: Sequence[str] | None = None,
 ) -> DoctorReport:
-    """Diagnose ``config``: baseline, one-factor changes, a ranked table; all in MLflow.
+    """Diagnose ``config``: baseline, one-factor changes, a ranked report; all in MLflow.
 
     ``dataset`` overrides ``config.dataset`` (already loaded); ``factors`` restricts the
-    changes to some of :data:`FACTORS`.
+    changes to some of :data:`FACTORS`; ``view`` is told of each probe as it ends.
     """
     from trainer.data import load_dataset
 
@@ -472,58 +394,39 @@ def run_doctor(
     if factors is not None:
         changes = [c for c in changes if c.factor in factors]
     name = doctor_study_name(config, probe_epochs, max_train)
-    space = doctor_space(base_config, changes, probe_epochs, name)
+    space = doctor_space(base_config, probe_epochs, name, len(changes) + 1)
     data = _subset(
         dataset if dataset is not None else load_dataset(config.dataset), max(max_train, 1)
     )
     study = open_study(space, store)
     tracker = Tracker(store, name)
     tracker.reopen_parent()
-    if not quiet:
-        console.print(
-            f"doctor: study '{name}' in {store.describe()}; {len(changes)} change(s), "
-            f"{probe_epochs} epoch(s) each on {escape(data.name)} "
-            f"({len(data.y_train)} training examples)",
-            soft_wrap=True,
-        )
+    if view is not None:
+        view.started(name, store, len(changes), probe_epochs, data)
     done = _finished(study)
     results: list[ProbeResult] = []
     warnings: tuple[Any, ...] = ()
     try:
         for change in [None, *changes]:
             label = BASELINE if change is None else change.label
-            if label in done:
-                result = _from_trial(done[label])
-                if change is None:
-                    warnings = _stored_warnings(done[label])
-                cached = True
-            else:
-                result, found = _run_probe(study, space, tracker, data, base_config, change)
-                if change is None:
-                    warnings = found
-                cached = False
-            results.append(result)
+            cached = label in done
+            trial = (
+                done[label]
+                if cached
+                else _run_probe(study, space, tracker, data, base_config, change)
+            )
+            result = _from_trial(trial)
             if change is None:
-                for line in warning_lines(warnings):
-                    console.print(f"[yellow]{escape(line)}[/yellow]", soft_wrap=True)
-                console.print(
-                    f"baseline: [bold]{result.outcome}[/bold] ({', '.join(result.labels)}), "
-                    f"val acc {_acc(result.val_accuracy)} — {escape(result.reason)}",
-                    soft_wrap=True,
-                )
-            elif not quiet:
-                console.print(
-                    f"  {escape(label)}: {result.outcome}, val acc {_acc(result.val_accuracy)}"
-                    + (" (cached)" if cached else ""),
-                    soft_wrap=True,
-                )
+                warnings = _stored_warnings(trial)
+            results.append(result)
+            if view is not None:
+                view.probe_done(result, warnings, baseline=change is None, cached=cached)
     finally:
         update_parent(study, tracker, with_table=True)
         tracker.end_parent()
     report = DoctorReport(name, probe_epochs, results[0], tuple(rank(results[1:])), warnings)
-    console.print(render_report(report))
-    for line in _summary_lines(report):
-        console.print(escape(line), soft_wrap=True)
+    if view is not None:
+        view.finished(report)
     _log_report(tracker, report)
     return report
 
@@ -557,17 +460,8 @@ def report_rows(report: DoctorReport) -> list[dict[str, Any]]:
 
 def _log_report(tracker: Tracker, report: DoctorReport) -> None:
     """``doctor.csv`` / ``doctor.json`` and the fixes as tags on the parent run."""
-    import csv
-    import io
-
-    from mlflow.entities import RunTag
-
     rows = report_rows(report)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    tracker.client.log_text(tracker.parent_run_id, buf.getvalue(), "doctor.csv")
+    tracker.log_text(tracker.parent_run_id, csv_text(rows), "doctor.csv")
     payload = {
         "study": report.study_name,
         "epochs": report.epochs,
@@ -575,14 +469,16 @@ def _log_report(tracker: Tracker, report: DoctorReport) -> None:
         "probes": rows[1:],
         "warnings": [w.to_dict() for w in report.warnings],
     }
-    tracker.client.log_text(
+    tracker.log_text(
         tracker.parent_run_id, json.dumps(payload, indent=2, default=str), "doctor.json"
     )
-    tags = [
-        RunTag("sweeps.doctor.baseline", report.baseline.outcome),
-        RunTag("sweeps.doctor.fixes", "; ".join(p.change for p in report.fixes)[:5000]),
-    ]
-    tracker.client.log_batch(tracker.parent_run_id, tags=tags)
+    tracker.set_tags(
+        tracker.parent_run_id,
+        {
+            TAG_BASELINE: report.baseline.outcome,
+            TAG_FIXES: "; ".join(p.change for p in report.fixes)[:5000],
+        },
+    )
 
 
 __all__ = [
@@ -591,11 +487,11 @@ __all__ = [
     "MAX_TRAIN",
     "Change",
     "DoctorReport",
+    "DoctorView",
     "ProbeResult",
     "candidate_changes",
     "doctor_space",
     "doctor_study_name",
     "rank",
-    "render_report",
     "run_doctor",
 ]

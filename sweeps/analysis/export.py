@@ -1,4 +1,5 @@
-"""Read a study back: the trials table (with MLflow run ids) and the best config."""
+"""``sweeps export`` / ``sweeps trials``: the best config as a retrainable file, every
+trial as a table."""
 
 from __future__ import annotations
 
@@ -6,34 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-import pandas as pd
 
 from sweeps.errors import UserError
 from sweeps.files import write_mapping
-from sweeps.study import best_trial, state_counts, trial_params
-
-_ATTRS = ("outcome", "reason", "mlflow_run_id", "test_accuracy", "epochs_run", "wall_time")
-
-
-def trials_frame(study: optuna.Study) -> pd.DataFrame:
-    """One row per trial: number, state, value, outcome, reason, params, MLflow run id."""
-    rows: list[dict[str, Any]] = []
-    for t in study.get_trials(deepcopy=False):
-        row: dict[str, Any] = {
-            "number": t.number,
-            "state": t.state.name,
-            "value": t.value,
-        }
-        for key in _ATTRS:
-            row[key] = t.user_attrs.get(key)
-        row["datetime_start"] = t.datetime_start
-        row["duration_s"] = t.duration.total_seconds() if t.duration else None
-        for name, value in sorted(t.params.items()):
-            row[f"param_{name}"] = value
-        rows.append(row)
-    columns = ["number", "state", "value", *_ATTRS, "datetime_start", "duration_s"]
-    frame = pd.DataFrame(rows)
-    return frame if rows else pd.DataFrame(columns=columns)
+from sweeps.store import best_trial, state_counts, trial_params, trials_frame
 
 
 def write_trials(study: optuna.Study, out: Path) -> Path:

@@ -1,23 +1,43 @@
-"""``sweeps run`` / ``sweeps worker``: drive a study to its trial count with a live view."""
+"""``sweeps run`` / ``sweeps worker``: drive a study to its trial count, telling a view."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import optuna
-from optuna.trial import TrialState
 
-from sweeps.heartbeat import reap_stale, wait_for_running, warm_up
-from sweeps.live import LiveView
-from sweeps.runner import TrialReport, run_trial, update_parent
+from sweeps.run.liveness import reap_stale, wait_for_running, warm_up
+from sweeps.run.session import TrialReport, run_trial, update_parent
 from sweeps.space import SearchSpace
-from sweeps.store import Store, optuna_storage
-from sweeps.study import open_study
-from sweeps.tracking import Tracker, connect
+from sweeps.store import Store, Tracker, accounted_trials, best_trial, open_study
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+class SweepView(Protocol):
+    """What the sweep loop tells whoever watches it (the CLI's live view, or nobody)."""
+
+    def start(
+        self, study: str, total: int, best: tuple[int, float] | None, *, completed: int = 0
+    ) -> None: ...
+
+    def trial_done(self, report: TrialReport, best: tuple[int, float] | None) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class _NoView:
+    def start(
+        self, study: str, total: int, best: tuple[int, float] | None, *, completed: int = 0
+    ) -> None:
+        pass
+
+    def trial_done(self, report: TrialReport, best: tuple[int, float] | None) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -26,19 +46,6 @@ class SweepSummary:
     reports: tuple[TrialReport, ...]
     interrupted: bool
     seconds: float
-
-
-def accounted_trials(study: optuna.Study) -> int:
-    """Trials that count towards the study's target: finished, running or queued.
-
-    A trial failed as stale (dead worker) and re-queued by the retry callback is counted
-    once, through its retry, not twice (nor three times when the retry died too).
-    """
-    trials = study.get_trials(deepcopy=False)
-    retried = {
-        n for t in trials for n in optuna.storages.RetryHeartbeatStaleTrialCallback.retry_history(t)
-    }
-    return sum(1 for t in trials if not (t.state == TrialState.FAIL and t.number in retried))
 
 
 FEEDBACK_ROUNDS = 4
@@ -56,7 +63,7 @@ def choose_engine(space: SearchSpace, requested: str) -> str:
     if requested != "auto":
         return requested
     try:
-        from sweeps.population import can_use_population
+        from sweeps.run.population import can_use_population
     except ImportError:  # pragma: no cover - population engine not installed
         return "single"
     return "population" if can_use_population(space) else "single"
@@ -69,15 +76,15 @@ def run_sweep(
     trials: int | None,
     engine: str = "auto",
     cohort_size: int | None = None,
-    view: LiveView | None = None,
+    view: SweepView | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> SweepSummary:
     """Run ``trials`` more trials (or top the study up to ``study.trials``)."""
     started = time.perf_counter()
-    # Both stores reachable? Checked before either is written to.
-    if store.is_rdb:
-        optuna_storage(store)
-    connect(store)
+    # Both stores reachable? Checked (opened once, for the whole sweep) before either
+    # is written to.
+    store.optuna  # noqa: B018
+    store.mlflow  # noqa: B018
     study = open_study(space, store)
     tracker = Tracker(store, space.settings.name)
     tracker.reopen_parent()
@@ -86,7 +93,7 @@ def run_sweep(
     size = cohort_size or space.settings.cohort_size
     reports: list[TrialReport] = []
     target = trials if trials is not None else space.settings.trials
-    view = view or LiveView(quiet=True)
+    view = view or _NoView()
 
     def remaining() -> int:
         if trials is not None:
@@ -107,12 +114,12 @@ def run_sweep(
             reap_stale(study, tracker)
             warm_up()
             if engine == "population":
-                from sweeps.population import default_cohort_size, run_cohort
+                from sweeps.run.population import default_cohort_size, run_cohort
 
                 k = min(left, size or auto_cohort_size(default_cohort_size(space), target))
                 batch = run_cohort(study, space, tracker, None, k)
             else:
-                batch = [run_trial(study, space, tracker, None)]
+                batch = [run_trial(study, space, tracker)]
             for report in batch:
                 reports.append(report)
                 view.trial_done(report, _best(study))
@@ -129,7 +136,5 @@ def run_sweep(
 
 
 def _best(study: optuna.Study) -> tuple[int, float] | None:
-    from sweeps.study import best_trial
-
     best = best_trial(study)
     return (best.number, float(best.value)) if best and best.value is not None else None

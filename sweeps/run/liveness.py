@@ -26,16 +26,11 @@ import optuna
 from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 from optuna.trial import TrialState
 
+from sweeps.store import Tracker, trial_id
+from sweeps.store.schema import ATTR_WORKER
+
 log = logging.getLogger(__name__)
 
-# We start and stop the heartbeat around each asked trial ourselves (trial_heartbeat), so
-# Optuna's warning that heartbeats are meant for Study.optimize() does not apply.
-warnings.filterwarnings(
-    "ignore", message="Heartbeat of storage is supposed to be used with Study.optimize"
-)
-
-ATTR_WORKER = "worker"
-"""Trial user attribute: ``host:pid`` of the process running it (set once it beats)."""
 STALE_REASON = "worker stopped (no heartbeat within the grace period); run ended by another worker"
 
 
@@ -51,9 +46,8 @@ def warm_up() -> None:
     tf_keras()
 
 
-def heartbeat_interval(study: optuna.Study) -> int | None:
+def heartbeat_interval(storage: Any) -> int | None:
     """Seconds between heartbeats, or ``None`` when the storage has no heartbeats."""
-    storage = study._storage
     if not is_heartbeat_enabled(storage):
         return None
     assert isinstance(storage, BaseHeartbeat)
@@ -61,7 +55,7 @@ def heartbeat_interval(study: optuna.Study) -> int | None:
 
 
 @contextmanager
-def trial_heartbeat(study: optuna.Study, *trials: optuna.Trial) -> Iterator[None]:
+def trial_heartbeat(storage: Any, study: optuna.Study, *trials: optuna.Trial) -> Iterator[None]:
     """Keep ``trials`` alive in the storage while the block runs.
 
     The first beat is recorded before the block starts (a trial without any heartbeat
@@ -69,13 +63,13 @@ def trial_heartbeat(study: optuna.Study, *trials: optuna.Trial) -> Iterator[None
     block exits, whichever way. Each trial is tagged with this worker's ``host:pid``.
     Without heartbeats (journal file storage) only the tag is set.
     """
-    storage = study._storage
-    interval = heartbeat_interval(study)
-    ids = [t._trial_id for t in trials]
+    interval = heartbeat_interval(storage)
+    ids: list[int] = []
     if interval is not None:
         assert isinstance(storage, BaseHeartbeat)
-        for trial_id in ids:
-            _beat(storage, trial_id)
+        ids = [trial_id(storage, study, t.number) for t in trials]
+        for id_ in ids:
+            _beat(storage, id_)
     me = worker_id()
     for trial in trials:
         trial.set_user_attr(ATTR_WORKER, me)
@@ -98,25 +92,25 @@ def trial_heartbeat(study: optuna.Study, *trials: optuna.Trial) -> Iterator[None
         thread.join(timeout=interval + 5)
 
 
-def _beat(storage: BaseHeartbeat, trial_id: int) -> None:
+def _beat(storage: BaseHeartbeat, id_: int) -> None:
     try:
-        storage.record_heartbeat(trial_id)
+        storage.record_heartbeat(id_)
     except Exception as exc:  # a database hiccup must not kill the trial; retry next beat
-        log.warning("heartbeat of trial id %s failed: %s", trial_id, " ".join(str(exc).split()))
+        log.warning("heartbeat of trial id %s failed: %s", id_, " ".join(str(exc).split()))
 
 
 def _beat_until(
     storage: BaseHeartbeat, ids: list[int], interval: int, stop: threading.Event
 ) -> None:
     while not stop.wait(timeout=interval):
-        for trial_id in ids:
-            _beat(storage, trial_id)
+        for id_ in ids:
+            _beat(storage, id_)
 
 
-def reap_stale(study: optuna.Study, tracker: Any) -> None:
+def reap_stale(study: optuna.Study, tracker: Tracker) -> None:
     """Fail trials whose worker stopped beating (their retries are queued by the storage's
     callback) and end every MLflow run left RUNNING by a trial that is over as KILLED."""
-    if heartbeat_interval(study) is None:
+    if heartbeat_interval(tracker.store.optuna) is None:
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -124,7 +118,7 @@ def reap_stale(study: optuna.Study, tracker: Any) -> None:
     kill_orphan_runs(study, tracker)
 
 
-def kill_orphan_runs(study: optuna.Study, tracker: Any) -> list[str]:
+def kill_orphan_runs(study: optuna.Study, tracker: Tracker) -> list[str]:
     """End as KILLED the child runs still RUNNING whose trial is no longer RUNNING.
 
     A live worker ends its trial's run before telling Optuna, so a run still RUNNING
@@ -132,25 +126,17 @@ def kill_orphan_runs(study: optuna.Study, tracker: Any) -> list[str]:
     read before the runs, so a run ended between the two reads is never touched.
     One search, whatever the study size. Returns the ids of the runs ended.
     """
-    from sweeps.tracking import TAG_ROLE, TAG_TRIAL
-
     over = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
-    runs = tracker.client.search_runs(
-        [tracker.experiment_id],
-        filter_string=f"attributes.status = 'RUNNING' and tags.`{TAG_ROLE}` = 'trial'",
-        max_results=5000,
-    )
     killed = []
-    for run in runs:
-        number = run.data.tags.get(TAG_TRIAL, "")
-        if number.isdigit() and int(number) in over:
-            tracker.kill_run(run.info.run_id, STALE_REASON)
-            killed.append(run.info.run_id)
+    for run_id, number in tracker.running_trial_runs():
+        if number in over:
+            tracker.kill_run(run_id, STALE_REASON)
+            killed.append(run_id)
     return killed
 
 
 def wait_for_running(
-    study: optuna.Study, tracker: Any, stop: Callable[[], bool] | None = None
+    study: optuna.Study, tracker: Tracker, stop: Callable[[], bool] | None = None
 ) -> bool:
     """The study has all its trials, but some still run in other workers: wait.
 
@@ -158,7 +144,7 @@ def wait_for_running(
     once every trial that was running has ended. Only trials that beat are watched
     (one that never did cannot go stale, so waiting for it could last forever).
     """
-    interval = heartbeat_interval(study)
+    interval = heartbeat_interval(tracker.store.optuna)
     if interval is None:
         return False
     waiting = (TrialState.WAITING,)

@@ -7,41 +7,45 @@ population engine can log many runs at once without stepping on each other.
 
 from __future__ import annotations
 
-import io
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from sweeps.errors import UserError
-from sweeps.store import Store, init_lock, redact, scrub
-
-TAG_STUDY = "sweeps.study"
-TAG_ROLE = "sweeps.role"
-TAG_TRIAL = "optuna.trial_number"
-TAG_STATE = "optuna.state"
-TAG_OUTCOME = "sweeps.outcome"
-TAG_REASON = "sweeps.reason"
-TAG_PARENT = "mlflow.parentRunId"
-TAG_RETRY_OF = "sweeps.retry_of_run"
-_EXPERIMENT_KIND = "mlflow.experimentKind"
-
-# Optuna state -> MLflow run status
-RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED"}
+from sweeps.store._locations import Store, init_lock, redact, scrub
+from sweeps.store.schema import (
+    ARTIFACT_TRIALS,
+    ROLE_PARENT,
+    ROLE_TRIAL,
+    RUN_STATUS,
+    TAG_BEST_PARAMS,
+    TAG_BEST_TRIAL,
+    TAG_COUNT,
+    TAG_EXPERIMENT_KIND,
+    TAG_OUTCOME,
+    TAG_PARENT,
+    TAG_REASON,
+    TAG_ROLE,
+    TAG_STATE,
+    TAG_STUDY,
+    TAG_TRIAL,
+)
 
 
 class Tracker:
-    """Thin, explicit-id wrapper over ``MlflowClient`` for one study."""
+    """Thin, explicit-id wrapper over ``MlflowClient`` for one study: the only code that
+    talks to MLflow. Opening one finds or creates the study's experiment and parent run."""
 
     def __init__(self, store: Store, study_name: str) -> None:
         self.store = store
         self.study_name = study_name
-        self.client = connect(store)
+        self.client = store.mlflow
         uri = store.tracking_uri
         try:
             with init_lock(uri, "mlflow"):  # concurrent workers converge on one of each
                 self.experiment_id = self._experiment()
-                self.parent_run_id = self._parent_run()
+                self.parent_run_id: str = self._parent_run()
         except UserError:
             raise
         except Exception as exc:
@@ -61,7 +65,10 @@ class Tracker:
                     artifact_location=_artifact_location(self.store, self.study_name),
                     # MLflow 3's UI opens experiments in its classic (model training)
                     # view only when told so; the GenAI view shows no runs table.
-                    tags={TAG_STUDY: self.study_name, _EXPERIMENT_KIND: "custom_model_development"},
+                    tags={
+                        TAG_STUDY: self.study_name,
+                        TAG_EXPERIMENT_KIND: "custom_model_development",
+                    },
                 )
             )
         except Exception:  # another worker created it first
@@ -71,13 +78,7 @@ class Tracker:
             return str(exp.experiment_id)
 
     def _parents(self) -> list[Any]:
-        runs = self.client.search_runs(
-            [self.experiment_id],
-            filter_string=f"tags.`{TAG_ROLE}` = 'parent'",
-            order_by=["attributes.start_time ASC"],
-            max_results=50,
-        )
-        return sorted(runs, key=lambda r: (r.info.start_time, r.info.run_id))
+        return _parent_runs(self.client, self.experiment_id)
 
     def _parent_run(self) -> str:
         """Find or create the study's parent run; concurrent creators converge on one."""
@@ -87,7 +88,7 @@ class Tracker:
         run = self.client.create_run(
             self.experiment_id,
             run_name=f"study:{self.study_name}",
-            tags={TAG_STUDY: self.study_name, TAG_ROLE: "parent"},
+            tags={TAG_STUDY: self.study_name, TAG_ROLE: ROLE_PARENT},
         )
         winner = self._parents()[0]
         if winner.info.run_id != run.info.run_id:
@@ -112,7 +113,7 @@ class Tracker:
             tags={
                 TAG_PARENT: self.parent_run_id,
                 TAG_STUDY: self.study_name,
-                TAG_ROLE: "trial",
+                TAG_ROLE: ROLE_TRIAL,
                 TAG_TRIAL: str(trial_number),
                 TAG_STATE: "RUNNING",
                 **(tags or {}),
@@ -179,16 +180,16 @@ class Tracker:
 
         now = int(time.time() * 1000)
         metrics = [Metric(f"trials_{k.lower()}", float(v), now, 0) for k, v in counts.items()]
-        tags = [RunTag(f"sweeps.count.{k.lower()}", str(v)) for k, v in counts.items()]
+        tags = [RunTag(f"{TAG_COUNT}{k.lower()}", str(v)) for k, v in counts.items()]
         if best_value is not None:
             metrics.append(Metric("best_value", float(best_value), now, 0))
-            tags.append(RunTag("sweeps.best_trial", str(best_trial)))
-            tags.append(RunTag("sweeps.best_params", json.dumps(best_params, default=str)))
+            tags.append(RunTag(TAG_BEST_TRIAL, str(best_trial)))
+            tags.append(RunTag(TAG_BEST_PARAMS, json.dumps(best_params, default=str)))
         for k, v in (extra_tags or {}).items():
             tags.append(RunTag(k, v))
         self.client.log_batch(self.parent_run_id, metrics=metrics, tags=tags)
         if trials_csv is not None:
-            self.client.log_text(self.parent_run_id, trials_csv, "trials.csv")
+            self.client.log_text(self.parent_run_id, trials_csv, ARTIFACT_TRIALS)
 
     def end_parent(self) -> None:
         """Mark the parent run FINISHED (it is reopened when the study is resumed)."""
@@ -211,19 +212,68 @@ class Tracker:
         )
         self.client.set_terminated(run_id, "KILLED")
 
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        from mlflow.entities import RunTag
 
-def history_csv(rows: Iterable[Mapping[str, Any]]) -> str:
-    """Per-epoch history rows as CSV text (header from the first row)."""
-    import csv
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
-    rows = list(rows)
-    if not rows:
-        return ""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
+    # -- reading back -------------------------------------------------------------------
+
+    def running_trial_runs(self) -> list[tuple[str, int]]:
+        """``(run id, trial number)`` of every trial run still RUNNING, in one search."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"attributes.status = 'RUNNING' and tags.`{TAG_ROLE}` = '{ROLE_TRIAL}'",
+            max_results=5000,
+        )
+        out = []
+        for run in runs:
+            number = run.data.tags.get(TAG_TRIAL, "")
+            if number.isdigit():
+                out.append((str(run.info.run_id), int(number)))
+        return out
+
+
+def metric_history(store: Store, run_id: str, key: str) -> list[tuple[int, float]]:
+    """``(step, value)`` of one metric of any run of the store, in step order."""
+    history = store.mlflow.get_metric_history(run_id, key)
+    return sorted((int(m.step), float(m.value)) for m in history)
+
+
+def find_parent_run(store: Store, study_name: str, run_ids: list[str]) -> str | None:
+    """The study's parent run, read only (nothing is created): by its role tag, else
+    through the parent tag of one of ``run_ids`` (trial runs of the study)."""
+    client = store.mlflow
+    exp = client.get_experiment_by_name(study_name)
+    if exp is not None:
+        parents = _parent_runs(client, str(exp.experiment_id))
+        if parents:
+            return str(parents[0].info.run_id)
+    for run_id in run_ids:
+        try:
+            parent = client.get_run(run_id).data.tags.get(TAG_PARENT)
+        except Exception:  # a run deleted meanwhile: try the next one
+            continue
+        if parent:
+            return str(parent)
+    return None
+
+
+def _parent_runs(client: Any, experiment_id: str) -> list[Any]:
+    """The experiment's parent runs, earliest first (ties by run id): the first one is
+    the study's, whichever process created it."""
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{TAG_ROLE}` = '{ROLE_PARENT}'",
+        order_by=["attributes.start_time ASC"],
+        max_results=50,
+    )
+    return sorted(runs, key=lambda r: (r.info.start_time, r.info.run_id))
+
+
+def log_text(store: Store, run_id: str, text: str, artifact_file: str) -> None:
+    """Attach a text artifact to any run of the store (report pages, curves)."""
+    store.mlflow.log_text(run_id, text, artifact_file)
 
 
 def connect(store: Store) -> Any:

@@ -12,9 +12,9 @@ from typing import Any
 
 from rich.console import Console
 
+from sweeps.cli.ui import port_in_use
 from sweeps.errors import UserError
-from sweeps.store import Store, optuna_storage, redact
-from sweeps.ui import port_in_use
+from sweeps.store import Store, redact
 
 INSTALL_HINT = "pip install 'sweeps[dashboard]' (or: pip install optuna-dashboard)"
 
@@ -33,7 +33,7 @@ def serve_dashboard(store: Store, *, host: str, port: int, console: Console) -> 
     dashboard = load_dashboard()
     if port_in_use(host, port):
         raise UserError(f"--port: {host}:{port} is already in use; pick another with --port")
-    storage = optuna_storage(store)
+    storage = store.optuna
     console.print(
         f"Optuna dashboard on http://{host}:{port}  "
         f"(storage {redact(store.storage_url)}; Ctrl-C stops)"

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import optuna
 from rich.console import Console
 
 from sweeps.space import SearchSpace
@@ -57,7 +56,7 @@ def worker_space(space: SearchSpace) -> SearchSpace:
     import dataclasses
     import zlib
 
-    from sweeps.heartbeat import worker_id
+    from sweeps.run.liveness import worker_id
 
     seed = space.settings.seed
     if seed is None:
@@ -74,9 +73,7 @@ def split_trials(trials: int | None, workers: int) -> list[int | None]:
     return [s for s in shares if s > 0]
 
 
-def worker_command(
-    space_path: Path, study: str, engine: str, trials: int | None, quiet: bool = True
-) -> list[str]:
+def worker_command(space_path: Path, study: str, engine: str, trials: int | None) -> list[str]:
     cmd = [sys.executable, "-m", "sweeps.cli", "worker", str(space_path), "--study", study]
     cmd += ["--engine", engine]
     if trials is not None:
@@ -112,15 +109,11 @@ def run_local_workers(
     quiet: bool,
 ) -> int:
     """Run the study with ``workers`` local processes; returns the exit code."""
-    from sweeps.store import optuna_storage
-    from sweeps.study import open_study
-    from sweeps.tracking import Tracker, connect
+    from sweeps.store import Tracker, open_study
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     name = space.settings.name
-    if store.is_rdb:  # both stores reachable? checked before either is written to
-        optuna_storage(store)
-    connect(store)
+    store.optuna  # noqa: B018 - both stores reachable? checked before either is written to
+    store.mlflow  # noqa: B018
     open_study(space, store)  # create (or check) the study once, before any worker
     tracker = Tracker(store, name)  # ... and the MLflow experiment and parent run
     shares = split_trials(trials, workers)
@@ -240,8 +233,8 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def _summary(workers: list[Worker], name: str, store: Store, console: Console) -> None:
     """One line per worker: exit code and its trials by state (from the study)."""
-    from sweeps.heartbeat import ATTR_WORKER
-    from sweeps.study import load_existing
+    from sweeps.store import load_existing
+    from sweeps.store.schema import ATTR_WORKER
 
     try:
         trials = load_existing(name, store).get_trials(deepcopy=False)

@@ -1,4 +1,4 @@
-"""Run trials of a study: ask Optuna, train, report epochs, tell Optuna, log to MLflow.
+"""The trial session: ask Optuna, train, report epochs, tell Optuna, log to MLflow.
 
 :class:`TrialSession` is the whole life of one trial and is shared by every engine:
 it guarantees that each trial has exactly one MLflow child run, that a divergence ends
@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import math
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
-from sweeps.diagnosis import diagnosis_artifacts, diagnosis_attrs, diagnosis_tags
-from sweeps.heartbeat import trial_heartbeat
+from sweeps.files import csv_text
+from sweeps.run.diagnosis import diagnosis_artifacts, diagnosis_attrs, diagnosis_tags
+from sweeps.run.liveness import STALE_REASON, trial_heartbeat
 from sweeps.space import SearchSpace
-from sweeps.study import best_trial, state_counts
-from sweeps.tracking import TAG_RETRY_OF, Tracker, history_csv
+from sweeps.store import Tracker, best_trial, frozen_trial, schema, state_counts, trials_frame
 from trainer.config import ConfigError, TrainConfig
 from trainer.outcome import DEAD_THRESHOLD, SATURATED_THRESHOLD
 
@@ -72,20 +73,24 @@ class TrialSession:
         trial: optuna.Trial,
         *,
         engine: str = "single",
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> None:
+        """``params`` replaces what the space makes of the sampled values (the doctor's
+        probes are given whole configs); ``tags`` go on the MLflow run."""
         self.study, self.space, self.tracker, self.trial = study, space, tracker, trial
-        self.params = space.params_for(trial.params)
-        tags = {"sweeps.engine": engine}
+        self.params = dict(params) if params is not None else space.params_for(trial.params)
+        tags = {schema.TAG_ENGINE: engine, **(tags or {})}
         # A retried trial (dead worker) arrives with the original's user attributes.
         retry_of = optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(
-            _frozen(study, trial)
+            frozen_trial(tracker.store.optuna, study, trial.number)
         )
         if retry_of is not None:
-            tags["sweeps.retry_of_trial"] = str(retry_of)
-            tags[TAG_RETRY_OF] = str(trial.user_attrs.get("mlflow_run_id", ""))
+            tags[schema.TAG_RETRY_OF_TRIAL] = str(retry_of)
+            tags[schema.TAG_RETRY_OF] = str(trial.user_attrs.get(schema.ATTR_RUN_ID, ""))
         self.run_id = tracker.start_trial(trial.number, self.params, tags=tags)
-        trial.set_user_attr("mlflow_run_id", self.run_id)
-        trial.set_user_attr("params", self.params)
+        trial.set_user_attr(schema.ATTR_RUN_ID, self.run_id)
+        trial.set_user_attr(schema.ATTR_PARAMS, self.params)
         self.history: list[dict[str, Any]] = []
         self.finished = False
         self._extra_tags: dict[str, str] = {}  # diagnosis tags/artifacts, set by finish()
@@ -137,13 +142,15 @@ class TrialSession:
         else:
             state = TrialState.COMPLETE
         extra = {
-            "outcome": label,
-            "reason": reason,
-            "test_accuracy": result.test_accuracy,
-            "chance_accuracy": result.chance_accuracy,
-            "epochs_run": result.epochs_run,
-            "wall_time": round(result.wall_time, 3),
+            schema.ATTR_OUTCOME: label,
+            schema.ATTR_REASON: reason,
+            schema.ATTR_TEST_ACCURACY: result.test_accuracy,
+            schema.ATTR_CHANCE_ACCURACY: result.chance_accuracy,
+            schema.ATTR_EPOCHS_RUN: result.epochs_run,
+            schema.ATTR_WALL_TIME: round(result.wall_time, 3),
         }
+        if value is not None:
+            extra[schema.ATTR_FINAL_VALUE] = value
         for key, val in {**extra, **_evidence(result), **diagnosis_attrs(result)}.items():
             self.trial.set_user_attr(key, val)
         summary = {"test_accuracy": result.test_accuracy, "wall_time": result.wall_time}
@@ -156,15 +163,15 @@ class TrialSession:
     def fail(self, exc: BaseException) -> TrialReport:
         """A genuine error: FAIL with the message kept on the trial and the run."""
         message = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
-        self.trial.set_user_attr("outcome", "failed")
-        self.trial.set_user_attr("reason", message[:2000])
-        self.tracker.log_text(self.run_id, traceback.format_exc(), "error.txt")
+        self.trial.set_user_attr(schema.ATTR_OUTCOME, "failed")
+        self.trial.set_user_attr(schema.ATTR_REASON, message[:2000])
+        self.tracker.log_text(self.run_id, traceback.format_exc(), schema.ARTIFACT_ERROR)
         return self._end(TrialState.FAIL, "failed", message, None, {})
 
     def interrupt(self) -> None:
         """Ctrl-C: end the trial as FAIL and its run as KILLED, leaving the study resumable."""
-        self.trial.set_user_attr("outcome", "interrupted")
-        self.trial.set_user_attr("reason", "interrupted by the user")
+        self.trial.set_user_attr(schema.ATTR_OUTCOME, "interrupted")
+        self.trial.set_user_attr(schema.ATTR_REASON, "interrupted by the user")
         self._end(
             TrialState.FAIL, "interrupted", "interrupted by the user", None, {}, status="KILLED"
         )
@@ -181,9 +188,9 @@ class TrialSession:
         if self.finished:
             raise RuntimeError(f"trial {self.trial.number} already finished")
         self.finished = True
-        artifacts = {"params.yaml": _yaml(self.params), **self._artifacts}
+        artifacts = {schema.ARTIFACT_PARAMS: _yaml(self.params), **self._artifacts}
         if self.history:
-            artifacts["history.csv"] = history_csv(self.history)
+            artifacts[schema.ARTIFACT_HISTORY] = csv_text(self.history)
         try:
             self.tracker.finish_trial(
                 self.run_id,
@@ -207,17 +214,13 @@ def update_parent(study: optuna.Study, tracker: Tracker, *, with_table: bool = F
     """Best value/params so far and trial counts on the study's parent run."""
     trials = study.get_trials(deepcopy=False)
     best = best_trial(study)
-    csv_text = None
-    if with_table:
-        from sweeps.export import trials_frame
-
-        csv_text = trials_frame(study).to_csv(index=False)
+    table = trials_frame(study).to_csv(index=False) if with_table else None
     tracker.update_parent(
         counts=state_counts(trials),
         best_value=best.value if best else None,
-        best_params=best.user_attrs.get("params") if best else None,
+        best_params=best.user_attrs.get(schema.ATTR_PARAMS) if best else None,
         best_trial=best.number if best else None,
-        trials_csv=csv_text,
+        trials_csv=table,
     )
 
 
@@ -225,14 +228,28 @@ def run_trial(
     study: optuna.Study,
     space: SearchSpace,
     tracker: Tracker,
-    dataset: Any,
+    *,
+    dataset: Any = None,
+    params: Mapping[str, Any] | None = None,
+    engine: str = "single",
+    user_attrs: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> TrialReport:
-    """Ask one trial, train it with the single engine, and record how it ended."""
+    """Ask one trial, train it with the single engine, and record how it ended.
+
+    ``dataset`` overrides the config's (already loaded data); ``params``, ``engine`` and
+    ``tags`` go to the :class:`TrialSession`; ``user_attrs`` are set on the trial first.
+    """
     from trainer.training import train
 
     trial = study.ask(fixed_distributions=space.distributions)
-    with trial_heartbeat(study, trial):  # a dead worker's trial goes stale and is retried
-        session = TrialSession(study, space, tracker, trial)
+    for key, value in (user_attrs or {}).items():
+        trial.set_user_attr(key, value)
+    # a dead worker's trial goes stale and is retried
+    with trial_heartbeat(tracker.store.optuna, study, trial):
+        session = TrialSession(
+            study, space, tracker, trial, engine=engine, params=params, tags=tags
+        )
         try:
             try:
                 result = train(session.config(), dataset=dataset, on_epoch_end=session.on_epoch)
@@ -253,23 +270,17 @@ def run_trial(
 def taken_over(session: TrialSession) -> TrialReport:
     """Another worker failed this trial as stale (our heartbeat came too late) and
     queued its retry: give the trial up, and keep its run KILLED, as that worker left it."""
-    from sweeps.heartbeat import STALE_REASON
-
     session.finished = True
     reason = "failed as stale by another worker (late heartbeat); its retry stands for it"
     session.tracker.kill_run(session.run_id, f"{STALE_REASON}; {reason}")
     return TrialReport(session.trial.number, "FAIL", "stale", None, reason, session.params)
 
 
-def _frozen(study: optuna.Study, trial: optuna.Trial) -> optuna.trial.FrozenTrial:
-    return study._storage.get_trial(trial._trial_id)
-
-
 def _evidence(result: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if result.divergence is not None:
-        out["diverged_epoch"] = result.divergence.epoch
-        out["diverged_batch"] = result.divergence.batch
+        out[schema.ATTR_DIVERGED_EPOCH] = result.divergence.epoch
+        out[schema.ATTR_DIVERGED_BATCH] = result.divergence.batch
     return out
 
 

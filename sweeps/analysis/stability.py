@@ -19,27 +19,24 @@ map) and ``stability.json`` (map, importances and splits), with the tag
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import json
 import math
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from sweeps.store import Store
+from sweeps.files import csv_text
+from sweeps.store import Store, Tracker
+from sweeps.store.schema import ATTR_LABELS, ATTR_OUTCOME, ATTR_PARAMS
 
 GROUP_BY = ("activation", "loss", "optimizer")
-
-optuna.logging.set_verbosity(optuna.logging.WARNING)
+TAG_PREDICTORS = "sweeps.stability.predictors"
+TAG_DIVERGED = "sweeps.stability.diverged"
 
 
 @dataclass(frozen=True)
@@ -82,7 +79,6 @@ class StabilityReport:
     rows: tuple[StabilityRow, ...]
     predictors: tuple[Predictor, ...]
     note: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,8 +92,8 @@ class StabilityReport:
 
 
 def is_diverged(trial: optuna.trial.FrozenTrial) -> bool:
-    return trial.user_attrs.get("outcome") == "diverged" or "diverged" in (
-        trial.user_attrs.get("labels") or ()
+    return trial.user_attrs.get(ATTR_OUTCOME) == "diverged" or "diverged" in (
+        trial.user_attrs.get(ATTR_LABELS) or ()
     )
 
 
@@ -106,7 +102,7 @@ def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 
 def _full_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    params = trial.user_attrs.get("params")
+    params = trial.user_attrs.get(ATTR_PARAMS)
     merged = dict(params) if isinstance(params, dict) else {}
     merged.update(trial.params)
     return merged
@@ -248,105 +244,26 @@ def stability_report(study: optuna.Study) -> StabilityReport:
     )
 
 
-def _lr(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4g}"
-
-
-def render_stability(report: StabilityReport) -> list[Any]:
-    parts: list[Any] = [
-        f"stability of study '{report.study_name}': {report.diverged} of "
-        f"{report.finished} finished trial(s) diverged"
-        + (f" ({report.note})" if report.note else "")
-    ]
-    table = Table(title="stability map", title_justify="left", header_style="bold")
-    for col in GROUP_BY:
-        table.add_column(col)
-    table.add_column("trials", justify="right")
-    table.add_column("diverged", justify="right")
-    table.add_column("max stable lr", justify="right")
-    table.add_column("min diverged lr", justify="right")
-    for r in report.rows:
-        table.add_row(
-            r.activation,
-            r.loss,
-            r.optimizer,
-            str(r.trials),
-            str(r.diverged),
-            _lr(r.max_stable_lr),
-            _lr(r.min_diverged_lr) + (" (overlaps)" if r.overlap else ""),
-        )
-    parts.append(table)
-    if report.predictors:
-        pred = Table(
-            title="what predicts divergence (fANOVA on diverged = 1)",
-            title_justify="left",
-            header_style="bold",
-        )
-        pred.add_column("param")
-        pred.add_column("importance", justify="right")
-        pred.add_column("best split", overflow="fold")
-        pred.add_column("split acc", justify="right")
-        for p in report.predictors:
-            pred.add_row(
-                p.param,
-                "-" if p.importance is None else f"{p.importance:.3f}",
-                escape(p.split),
-                f"{p.split_accuracy:.0%}",
-            )
-        parts.append(pred)
-    return parts
-
-
 def stability_csv(report: StabilityReport) -> str:
-    buf = io.StringIO()
-    fields = [
-        "activation",
-        "loss",
-        "optimizer",
-        "trials",
-        "diverged",
-        "max_stable_lr",
-        "min_diverged_lr",
-        "overlap",
-    ]
-    writer = csv.DictWriter(buf, fieldnames=fields)
-    writer.writeheader()
-    for r in report.rows:
-        writer.writerow({**asdict(r), "overlap": r.overlap})
-    return buf.getvalue()
+    fields = [*GROUP_BY, "trials", "diverged", "max_stable_lr", "min_diverged_lr", "overlap"]
+    return csv_text(({**asdict(r), "overlap": r.overlap} for r in report.rows), fields)
 
 
 def log_stability(report: StabilityReport, store: Store) -> str:
     """Store the map and predictors on the study's parent run; returns its run id."""
-    from mlflow.entities import RunTag
-
-    from sweeps.tracking import Tracker
-
     tracker = Tracker(store, report.study_name)
     run_id = tracker.parent_run_id
-    tracker.client.log_text(run_id, stability_csv(report), "stability.csv")
-    tracker.client.log_text(
-        run_id, json.dumps(report.to_json(), indent=2, default=str), "stability.json"
-    )
+    tracker.log_text(run_id, stability_csv(report), "stability.csv")
+    tracker.log_text(run_id, json.dumps(report.to_json(), indent=2, default=str), "stability.json")
     top = [p.param for p in report.predictors if (p.importance or 0) > 0][:3]
-    tracker.client.log_batch(
+    tracker.set_tags(
         run_id,
-        tags=[
-            RunTag("sweeps.stability.predictors", ",".join(top) or "-"),
-            RunTag("sweeps.stability.diverged", f"{report.diverged}/{report.finished}"),
-        ],
+        {
+            TAG_PREDICTORS: ",".join(top) or "-",
+            TAG_DIVERGED: f"{report.diverged}/{report.finished}",
+        },
     )
     return run_id
-
-
-def show_stability(study: optuna.Study, store: Store, *, console: Console) -> StabilityReport:
-    """Print the stability map and predictors and store them on the parent run."""
-    report = stability_report(study)
-    for part in render_stability(report):
-        console.print(part)
-    run_id = log_stability(report, store)
-    console.print(f"stored as stability.csv / stability.json on parent run {run_id}")
-    return report
 
 
 __all__ = [
@@ -354,8 +271,8 @@ __all__ = [
     "StabilityReport",
     "StabilityRow",
     "is_diverged",
+    "log_stability",
     "predictors",
-    "show_stability",
     "stability_map",
     "stability_report",
 ]

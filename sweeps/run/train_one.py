@@ -8,8 +8,9 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from sweeps.diagnosis import diagnosis_artifacts, diagnosis_tags, warning_lines
+from sweeps.run.diagnosis import diagnosis_artifacts, diagnosis_tags, warning_lines
 from sweeps.store import Store
+from sweeps.store.schema import ARTIFACT_PARAMS, ATTR_TEST_ACCURACY, ROLE_TRAIN, TAG_ROLE
 from trainer.config import TrainConfig
 
 TRAIN_EXPERIMENT = "sweeps-train"
@@ -37,7 +38,7 @@ def run_train(
     store: Store | None = None,
 ) -> Any:
     """Train ``config``, print progress and the outcome, log to MLflow when ``store``."""
-    from sweeps.datacheck import check_batch_size
+    from sweeps.run.datacheck import check_batch_size
     from trainer.data import load_dataset
     from trainer.training import train
 
@@ -45,10 +46,10 @@ def run_train(
     check_batch_size(config, dataset)  # before an MLflow run exists
     tracker = run_id = None
     if store is not None:
-        from sweeps.tracking import Tracker
+        from sweeps.store import Tracker
 
         tracker = Tracker(store, TRAIN_EXPERIMENT)
-        run_id = tracker.start_trial(0, config.to_dict(), tags={"sweeps.role": "train"})
+        run_id = tracker.start_trial(0, config.to_dict(), tags={TAG_ROLE: ROLE_TRAIN})
     if not quiet:
         console.print(
             f"training {dataset.num_features}-{config.architecture}-{dataset.num_classes} "
@@ -102,10 +103,10 @@ def run_train(
             state="COMPLETE" if result.outcome.label != "diverged" else "PRUNED",
             outcome=result.outcome.label,
             reason=result.outcome.reason,
-            metrics={"test_accuracy": result.test_accuracy},
+            metrics={ATTR_TEST_ACCURACY: result.test_accuracy},
             extra_tags=diagnosis_tags(result),
             artifacts={
-                "params.yaml": yaml.safe_dump(config.to_dict(), sort_keys=False),
+                ARTIFACT_PARAMS: yaml.safe_dump(config.to_dict(), sort_keys=False),
                 **diagnosis_artifacts(result),
             },
         )

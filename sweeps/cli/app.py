@@ -1,4 +1,5 @@
-"""The ``sweeps`` command line: train, run, status, ui, export, trials.
+"""The ``sweeps`` command line: train, params, run, worker, status, doctor, report, export,
+trials, ui, dashboard.
 
 Every command turns bad input into one line on stderr and exit code 2; heavy imports
 (TensorFlow, Optuna, MLflow) happen inside the commands so ``--help`` is instant.
@@ -88,7 +89,7 @@ def _existing(
     study: str, storage: str | None, tracking_uri: str | None, root: Path | None
 ) -> tuple[Any, Any]:
     """``(store, study)`` for a study that must exist already."""
-    from sweeps.study import load_existing
+    from sweeps.store import load_existing
 
     store = _store(storage, tracking_uri, root)
     return store, load_existing(study, store)
@@ -113,13 +114,22 @@ def train(
     root: RootOpt = None,
 ) -> None:
     """Train one MLP from a parameter file and report its outcome (exit 1 unless ok)."""
-    from sweeps.train_cmd import run_train
+    from sweeps.run.train_one import run_train
 
     config = load_params(params, set_)
     store = _store(None, tracking_uri, root) if track else None
     result = run_train(config, console=console, quiet=quiet, store=store)
     if result.outcome.label != "ok":
         raise typer.Exit(1)
+
+
+@app.command()
+def params() -> None:
+    """Every training parameter: its default and its rule (what a params file, --set or a
+    search space may set)."""
+    from sweeps.cli.views import render_params
+
+    console.print(render_params())
 
 
 @app.command()
@@ -157,7 +167,7 @@ def run(
     _check_data(parsed)
     store = _store(storage, tracking_uri, root)
     if workers > 1:
-        from sweeps.workers import run_local_workers
+        from sweeps.run.workers import run_local_workers
 
         code = run_local_workers(
             space,
@@ -185,14 +195,14 @@ def run(
 
 def _check_data(parsed: Any) -> None:
     """Missing data, or a batch larger than the data: one line before any trial exists."""
-    from sweeps.datacheck import check_space_data
+    from sweeps.run.datacheck import check_space_data
 
     check_space_data(parsed)
 
 
 def _sweep(parsed: Any, store: Any, **kwargs: Any) -> Any:
-    from sweeps.live import LiveView
-    from sweeps.sweep import run_sweep
+    from sweeps.cli.live import LiveView
+    from sweeps.run.sweep import run_sweep
 
     quiet = kwargs.pop("quiet")
     view = LiveView(console, quiet=quiet)
@@ -201,8 +211,8 @@ def _sweep(parsed: Any, store: Any, **kwargs: Any) -> Any:
 
 
 def _print_status(name: str, store: Any) -> None:
-    from sweeps.status import render_status
-    from sweeps.study import load_existing
+    from sweeps.cli.views import render_status
+    from sweeps.store import load_existing
 
     console.print(render_status(load_existing(name, store)))
 
@@ -223,7 +233,7 @@ def status(
     root: RootOpt = None,
 ) -> None:
     """Trials by state and outcome, and the best trial; without a name, list the studies."""
-    from sweeps.status import render_studies
+    from sweeps.cli.views import render_studies
 
     store = _store(storage, tracking_uri, root)
     if study is None:
@@ -231,8 +241,8 @@ def status(
         return
     _print_status(study, store)
     if stability:
-        from sweeps.stability import show_stability
-        from sweeps.study import load_existing
+        from sweeps.cli.views import show_stability
+        from sweeps.store import load_existing
 
         show_stability(load_existing(study, store), store, console=console)
 
@@ -260,7 +270,7 @@ def worker(
     from sweeps.space import load_space
 
     _check_engine(engine)
-    from sweeps.workers import worker_space
+    from sweeps.run.workers import worker_space
 
     parsed = worker_space(load_space(space, name=study))
     _check_data(parsed)
@@ -291,12 +301,12 @@ def doctor(
     quiet: QuietOpt = False,
 ) -> None:
     """Train a config briefly, label what goes wrong, and rank single changes that fix it."""
-    from sweeps.doctor import run_doctor
+    from sweeps.analysis.doctor import run_doctor
+    from sweeps.cli.views import DoctorConsoleView
 
     config = load_params(params, set_)
-    run_doctor(
-        config, _store(storage, tracking_uri, root), console=console, epochs=epochs, quiet=quiet
-    )
+    store = _store(storage, tracking_uri, root)
+    run_doctor(config, store, view=DoctorConsoleView(console, quiet=quiet), epochs=epochs)
 
 
 @app.command()
@@ -310,7 +320,7 @@ def report(
     root: RootOpt = None,
 ) -> None:
     """One self-contained HTML page of plots for a study (also logged to its parent run)."""
-    from sweeps.report import write_report
+    from sweeps.analysis.report import write_report
 
     store, s = _existing(study, storage, tracking_uri, root)
     path = write_report(s, store, out)
@@ -327,7 +337,7 @@ def export(
     root: RootOpt = None,
 ) -> None:
     """Write the best trial's full parameter dict; `sweeps train --params` retrains it."""
-    from sweeps.export import export_best
+    from sweeps.analysis.export import export_best
 
     if fmt is not None and fmt not in ("yaml", "json"):
         raise UserError(f"--format: must be yaml or json, got {fmt!r}")
@@ -349,7 +359,7 @@ def trials(
     root: RootOpt = None,
 ) -> None:
     """Export every trial (params, state, outcome, MLflow run id) as CSV or Parquet."""
-    from sweeps.export import write_trials
+    from sweeps.analysis.export import write_trials
 
     _, s = _existing(study, storage, tracking_uri, root)
     path = write_trials(s, out)
@@ -366,7 +376,7 @@ def ui(
     root: RootOpt = None,
 ) -> None:
     """Start the MLflow UI on this project's store and print its URL."""
-    from sweeps.ui import serve_ui
+    from sweeps.cli.ui import serve_ui
 
     store = _store(None, tracking_uri, root)
     raise typer.Exit(serve_ui(store, host=host, port=port, console=console))
@@ -382,10 +392,27 @@ def dashboard(
     root: RootOpt = None,
 ) -> None:
     """Start optuna-dashboard on this project's Optuna storage (extra: sweeps[dashboard])."""
-    from sweeps.dashboard import serve_dashboard
+    from sweeps.cli.dashboard import serve_dashboard
 
     store = _store(storage, None, root)
     raise typer.Exit(serve_dashboard(store, host=host, port=port, console=console))
+
+
+def configure_logging() -> None:
+    """Keep library chatter (MLflow INFO lines, Optuna's per-trial INFO lines and
+    experimental warnings) off the terminal: done once, here, for every command."""
+    import logging
+    import warnings
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*is experimental.*")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="optuna")
+    # We drive heartbeats ourselves around ask/tell (sweeps.run.liveness), not optimize().
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -393,6 +420,7 @@ def main(argv: list[str] | None = None) -> None:
     from trainer.config import ConfigError
     from trainer.data import DataError
 
+    configure_logging()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         # not standalone: usage errors come back here to be printed as one line;
@@ -442,7 +470,3 @@ def _typed_value(args: list[str], opts: list[str]) -> str | None:
             if opt.startswith("--") and arg.startswith(opt + "="):
                 return arg.split("=", 1)[1]
     return None
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,235 @@
+"""Optuna access: the storage, studies (create, resume, load) and what is read back
+from their trials (counts, the best trial, the trials table)."""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import optuna
+from optuna.trial import TrialState
+
+from sweeps.errors import UserError
+from sweeps.store._locations import Store, heartbeat_settings, init_lock, redact, scrub
+from sweeps.store.schema import (
+    ATTR_EPOCHS_RUN,
+    ATTR_OUTCOME,
+    ATTR_PARAMS,
+    ATTR_REASON,
+    ATTR_RUN_ID,
+    ATTR_TEST_ACCURACY,
+    ATTR_WALL_TIME,
+    STUDY_METRIC,
+    STUDY_SPACE,
+    STUDY_SPACE_FILE,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sweeps.space import SearchSpace, StudySettings
+
+
+def optuna_storage(store: Store) -> Any:
+    """The store's Optuna storage, opened once per :class:`Store` (``store.optuna``)."""
+    return store.optuna
+
+
+def open_storage(store: Store) -> Any:
+    """Open the Optuna storage (``store.optuna`` calls this once per store).
+
+    RDB storages get heartbeats so dead workers are detected."""
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    if not store.is_rdb:
+        path = store.storage_url.removeprefix("journal:")
+        return JournalStorage(JournalFileBackend(path))
+    interval, grace = heartbeat_settings()
+    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if store.storage_url.startswith("postgresql"):
+        engine_kwargs["connect_args"] = {"connect_timeout": 10}
+    try:
+        with init_lock(store.storage_url, "optuna"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                store.storage_url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=interval,
+                grace_period=grace,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                    max_retry=3
+                ),
+            )
+    except UserError:
+        raise
+    except Exception as exc:  # sqlalchemy OperationalError, ArgumentError, ...
+        msg = scrub(" ".join(str(exc).split()), store.storage_url)[:200]
+        raise UserError(f"--storage {redact(store.storage_url)}: cannot connect ({msg})") from None
+
+
+def make_sampler(settings: StudySettings) -> optuna.samplers.BaseSampler:
+    """TPE by default; ``constant_liar`` keeps parallel workers from piling on one point."""
+    if settings.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=settings.seed)
+    if settings.sampler == "qmc":
+        return optuna.samplers.QMCSampler(
+            seed=settings.seed, warn_independent_sampling=False, warn_asynchronous_seeding=False
+        )
+    return optuna.samplers.TPESampler(
+        seed=settings.seed,
+        n_startup_trials=min(10, max(settings.trials // 3, 1)),
+        constant_liar=True,
+        multivariate=True,
+    )
+
+
+def make_pruner(settings: StudySettings) -> optuna.pruners.BasePruner:
+    warmup = settings.pruner_warmup_epochs
+    startup = settings.pruner_startup_trials
+    if settings.pruner == "none":
+        return optuna.pruners.NopPruner()
+    if settings.pruner == "percentile":
+        return optuna.pruners.PercentilePruner(
+            25.0, n_startup_trials=startup, n_warmup_steps=warmup
+        )
+    if settings.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1)
+    if settings.pruner == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1)
+    return optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=warmup)
+
+
+def open_study(space: SearchSpace, store: Store) -> optuna.Study:
+    """Create the study, or resume it when the stored search space is the same."""
+    settings = space.settings
+    storage = store.optuna
+    sampler, pruner = make_sampler(settings), make_pruner(settings)
+    fingerprint = space.fingerprint()
+    try:
+        study = optuna.load_study(
+            study_name=settings.name, storage=storage, sampler=sampler, pruner=pruner
+        )
+    except KeyError:
+        try:
+            study = optuna.create_study(
+                study_name=settings.name,
+                storage=storage,
+                sampler=sampler,
+                pruner=pruner,
+                direction=settings.direction,  # type: ignore[arg-type]
+                load_if_exists=True,
+            )
+        except Exception as exc:
+            raise UserError(
+                f"study '{settings.name}': cannot create it in {store.describe()} ({exc})"
+            ) from None
+        if STUDY_SPACE not in study.user_attrs:
+            study.set_user_attr(STUDY_SPACE, fingerprint)
+            study.set_user_attr(STUDY_SPACE_FILE, space.source)
+            study.set_user_attr(STUDY_METRIC, settings.metric)
+        return study
+    stored = study.user_attrs.get(STUDY_SPACE)
+    if stored is not None and stored != fingerprint:
+        raise UserError(
+            f"study '{settings.name}': exists with a different search space "
+            f"(from {study.user_attrs.get(STUDY_SPACE_FILE, '?')!r}); "
+            "use another --study name or the original file"
+        )
+    return study
+
+
+def load_existing(name: str, store: Store) -> optuna.Study:
+    """Load a study by name for reading (status, export, trials) or fail in one line."""
+    storage = store.optuna
+    try:
+        return optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+        known = ", ".join(sorted(names)) if names else "none"
+        raise UserError(
+            f"study '{name}': not found in {store.describe()} (known: {known})"
+        ) from None
+
+
+def state_counts(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
+    """Trials per Optuna state, every state present (zeros included)."""
+    counts = Counter(t.state.name for t in trials)
+    return {s.name: counts.get(s.name, 0) for s in optuna.trial.TrialState}
+
+
+def outcome_counts(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
+    return dict(Counter(str(t.user_attrs.get(ATTR_OUTCOME, "-")) for t in trials))
+
+
+def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    """The best COMPLETE trial, or ``None`` when there is none yet."""
+    try:
+        return study.best_trial
+    except ValueError:
+        return None
+
+
+def trial_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """The full, retrainable parameter dict stored on a trial."""
+    params = trial.user_attrs.get(ATTR_PARAMS)
+    if not isinstance(params, dict):
+        raise UserError(f"trial {trial.number}: has no stored parameter dict")
+    return dict(params)
+
+
+_FRAME_ATTRS = (
+    ATTR_OUTCOME,
+    ATTR_REASON,
+    ATTR_RUN_ID,
+    ATTR_TEST_ACCURACY,
+    ATTR_EPOCHS_RUN,
+    ATTR_WALL_TIME,
+)
+
+
+def trials_frame(study: optuna.Study) -> pd.DataFrame:
+    """One row per trial: number, state, value, outcome, reason, params, MLflow run id."""
+    import pandas as pd
+
+    rows: list[dict[str, Any]] = []
+    for t in study.get_trials(deepcopy=False):
+        row: dict[str, Any] = {
+            "number": t.number,
+            "state": t.state.name,
+            "value": t.value,
+        }
+        for key in _FRAME_ATTRS:
+            row[key] = t.user_attrs.get(key)
+        row["datetime_start"] = t.datetime_start
+        row["duration_s"] = t.duration.total_seconds() if t.duration else None
+        for name, value in sorted(t.params.items()):
+            row[f"param_{name}"] = value
+        rows.append(row)
+    columns = ["number", "state", "value", *_FRAME_ATTRS, "datetime_start", "duration_s"]
+    frame = pd.DataFrame(rows)
+    return frame if rows else pd.DataFrame(columns=columns)
+
+
+def accounted_trials(study: optuna.Study) -> int:
+    """Trials that count towards the study's target: finished, running or queued.
+
+    A trial failed as stale (dead worker) and re-queued by the retry callback is counted
+    once, through its retry, not twice (nor three times when the retry died too).
+    """
+    trials = study.get_trials(deepcopy=False)
+    retried = {
+        n for t in trials for n in optuna.storages.RetryHeartbeatStaleTrialCallback.retry_history(t)
+    }
+    return sum(1 for t in trials if not (t.state == TrialState.FAIL and t.number in retried))
+
+
+def trial_id(storage: Any, study: optuna.Study, number: int) -> int:
+    """The storage's id of trial ``number`` of ``study`` (heartbeats are kept per id)."""
+    study_id = storage.get_study_id_from_name(study.study_name)
+    return int(storage.get_trial_id_from_study_id_trial_number(study_id, number))
+
+
+def frozen_trial(storage: Any, study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:
+    """Trial ``number`` as stored now (one read, not the whole study)."""
+    return storage.get_trial(trial_id(storage, study, number))
