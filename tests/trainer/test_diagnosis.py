@@ -199,10 +199,28 @@ def test_diverged_beats_everything_and_is_never_stuck() -> None:
     assert outcome.evidence["epoch"] == 2 and outcome.evidence["batch"] == 7
 
 
-def test_gradient_blow_up_alone_is_exploded() -> None:
+def test_gradient_blow_up_alone_is_not_exploded() -> None:
+    # Was "exploded" before issue 14: a gradient norm 10^4 x the initial one with no loss
+    # to judge (or a loss that never rose) is not an explosion; the ratio stays evidence.
     outcome = _classify(initial_grad_norm=1.0, max_grad_norm=1e4)
-    assert outcome.labels == ("exploded",)
+    assert outcome.labels == ("ok",)
     assert outcome.evidence["grad_ratio"] == pytest.approx(1e4)
+    outcome = _classify(initial_loss=2.3, max_loss=2.2, initial_grad_norm=1.0, max_grad_norm=1e4)
+    assert outcome.labels == ("ok",)
+
+
+def test_gradient_blow_up_with_a_rising_loss_is_exploded() -> None:
+    outcome = _classify(
+        initial_loss=2.3,
+        max_loss=3.0,
+        initial_grad_norm=1.0,
+        max_grad_norm=1e4,
+        epoch_grad_norms=[2.0],
+    )
+    assert outcome.labels == ("exploded",)
+    assert outcome.evidence["grad_scale"] == pytest.approx(1.5)  # median of 1.0 and 2.0
+    assert outcome.evidence["grad_spike_ratio"] == pytest.approx(1e4 / 1.5)
+    assert "running median" in outcome.reason
 
 
 def test_signals_below_thresholds_and_missing_signals_are_ok() -> None:
