@@ -55,6 +55,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from trainer.preflight import INITIAL_LOSS_FACTOR, expected_initial_loss
+
 if TYPE_CHECKING:
     from trainer.config import TrainConfig
 
@@ -79,7 +81,7 @@ EXPLODE_LOSS_FACTOR = 10.0
 EXPLODE_RISE_FACTOR = 1.1
 """... or exceeds this multiple of it while a gradient norm spiked (see below)."""
 
-EXPLODE_END_FACTOR = 2.0
+EXPLODE_END_FACTOR = 1.5
 """... or when the last epoch's training loss is above this multiple of the initial loss:
 training made the run worse and it did not recover."""
 
@@ -233,13 +235,15 @@ def classify(
         if math.isfinite(last_grad_norm) and last_grad_norm < _ZERO_GRAD:
             why.append(f"gradients are zero (norm {last_grad_norm:.2g})")
         if dead_fraction is not None and dead_fraction > DEAD_THRESHOLD:
+            rose = evidence.get("loss_ratio", 0.0) > 1.0
             why.append(
                 f"{dead_fraction:.0%} of the ReLU units are dead"
-                + _blame_dead(config, exploded.exploded or exploded.spiked)
+                + _blame_dead(config, exploded.spiked or rose)
             )
         if trend is not None and not why and trend.falling:
+            classes = int(kernels[-1].shape[-1]) if kernels else 10
             found["slow"] = (
-                _blame_slow(config, saturated_fraction)
+                _blame_slow(config, saturated_fraction, trend.start, classes)
                 + f"loss falling {trend.start:.4g}\u2192{trend.final:.4g} "
                 f"({trend.drop:.1%} in {len(epoch_losses)} epoch(s)) but {at_chance}"
             )
@@ -416,17 +420,22 @@ def _blame_large_lr(config: TrainConfig | None) -> str:
     return f": learning_rate {config.learning_rate:g} too large for {_setup(config)}"
 
 
-def _blame_dead(config: TrainConfig | None, spiked: bool) -> str:
+def _blame_dead(config: TrainConfig | None, too_fast: bool) -> str:
     if config is None:
         return ""
     if config.bias_init == "constant" and config.bias_init_scale < 0:
         return f" (bias_init constant {config.bias_init_scale:g} keeps them off)"
-    if spiked:
-        return f" (killed by a gradient spike: learning_rate {config.learning_rate:g} too large)"
+    if too_fast:  # a gradient spike, or the loss rose above its start
+        return f" (killed by too large a step: learning_rate {config.learning_rate:g})"
     return f" (learning_rate {config.learning_rate:g}, bias_init {config.bias_init})"
 
 
-def _blame_slow(config: TrainConfig | None, saturated_fraction: float | None) -> str:
+def _blame_slow(
+    config: TrainConfig | None,
+    saturated_fraction: float | None,
+    initial_loss: float,
+    num_classes: int,
+) -> str:
     if saturated_fraction is not None and saturated_fraction > SATURATED_THRESHOLD:
         if config is None:
             return "init scale saturates the units: "
@@ -436,6 +445,14 @@ def _blame_slow(config: TrainConfig | None, saturated_fraction: float | None) ->
         )
     if config is None:
         return "learning rate likely too small: "
+    expected = expected_initial_loss(config, num_classes)
+    if initial_loss > INITIAL_LOSS_FACTOR * expected:
+        # a far too large init: the first epochs only undo it
+        return (
+            f"weight_init {config.weight_init} scale {config.weight_init_scale:g} too large: "
+            f"initial loss {initial_loss:.4g}, {initial_loss / expected:.3g}x the "
+            f"{expected:.3g} of zero logits; "
+        )
     return f"learning_rate {config.learning_rate:g} too small for {_setup(config)}: "
 
 
