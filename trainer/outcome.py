@@ -4,23 +4,45 @@ Labels, in order of precedence (:data:`LABELS`); a run gets *every* label that a
 ``Outcome.labels`` and the first of them as ``Outcome.label``:
 
 1. ``diverged``: a non-finite loss or gradient norm stopped the run (epoch, batch).
-2. ``exploded``: the training loss rose above :data:`EXPLODE_LOSS_FACTOR` times its
-   initial value, or a batch gradient norm above :data:`EXPLODE_GRAD_FACTOR` times the
-   initial gradient norm (measured on the probe batch before the first step).
+2. ``exploded``: the training loss rose far above where it started, judged on the loss
+   trajectory: an epoch's mean training loss (or the last finite batch loss before a
+   divergence) above :data:`EXPLODE_LOSS_FACTOR` times the initial loss; the last epoch's
+   loss above :data:`EXPLODE_END_FACTOR` times it (worse than at the start, not
+   recovering); or the loss above :data:`EXPLODE_RISE_FACTOR` times it together with a
+   batch gradient norm above
+   :data:`EXPLODE_GRAD_FACTOR` times the running median of the gradient norm (the probe
+   gradient norm before the first step and each epoch's mean batch gradient norm). A run
+   whose loss never rises above its start is never ``exploded``, however its gradient
+   norm compares with a (possibly near-zero) initial one.
 3. ``symmetric``: all units of a hidden layer are identical (a zero or constant init
    with more than one unit: they get identical gradients and stay identical).
-4. ``stuck``: test accuracy not above the chance baseline computed from the label
-   distribution (always guessing the majority class: 0.1135 on MNIST test) plus
-   :data:`STUCK_MARGIN`; the reason says why when it can see it (zero gradients, dead units).
-5. ``dead_units``: more than :data:`DEAD_THRESHOLD` of the ReLU units are never active on
+4. ``stuck``: not learning. Test accuracy is not above the chance baseline computed from
+   the label distribution (always guessing the majority class: 0.1135 on MNIST test) plus
+   :data:`STUCK_MARGIN`, *and* something says it is not learning: the training loss is
+   flat (it fell by less than :data:`SLOW_MIN_DROP` of the initial loss, or rose in the
+   last epoch), the gradients are zero, the units are identical, or most ReLU units are
+   dead. Without a loss history a run at chance is ``stuck``.
+5. ``slow``: learning, too slowly to show it yet. Test accuracy is at chance as for
+   ``stuck``, but the training loss is clearly falling (by at least
+   :data:`SLOW_MIN_DROP` of the initial loss, and still falling in the last epoch) with
+   non-zero gradients and no identical or dead units. More epochs or a larger step would
+   help; the reason names the parameter most likely responsible (usually
+   ``learning_rate``).
+6. ``dead_units``: more than :data:`DEAD_THRESHOLD` of the ReLU units are never active on
    the probe batch at the end of training.
-6. ``saturated``: more than :data:`SATURATED_THRESHOLD` of the sigmoid/tanh units are
+7. ``saturated``: more than :data:`SATURATED_THRESHOLD` of the sigmoid/tanh units are
    pinned near a bound of their range (see :mod:`trainer.signals`).
-7. ``ok``: none of the above.
+8. ``ok``: none of the above.
 
 The order puts the cause before its symptom and the severe before the mild: a run that
 diverged usually exploded first; identical units explain a run that is stuck; a run that
-does not learn at all is worse than one that learns with dead or saturated units.
+does not learn at all is worse than one that learns slowly, and one at chance is worse than
+one that learns with dead or saturated units. ``stuck`` and ``slow`` never apply together,
+and neither applies to a diverged run.
+
+When :func:`classify` gets the run's :class:`~trainer.config.TrainConfig`, the reasons of
+``exploded``, ``stuck`` and ``slow`` name the parameter most likely responsible (the
+learning rate, the initializer, the bias init, the output activation).
 """
 
 from __future__ import annotations
@@ -29,10 +51,25 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-LABELS = ("diverged", "exploded", "symmetric", "stuck", "dead_units", "saturated", "ok")
+from trainer.preflight import INITIAL_LOSS_FACTOR, expected_initial_loss
+
+if TYPE_CHECKING:
+    from trainer.config import TrainConfig
+
+LABELS = (
+    "diverged",
+    "exploded",
+    "symmetric",
+    "stuck",
+    "slow",
+    "dead_units",
+    "saturated",
+    "ok",
+)
 """Every outcome label, most important first (the precedence used for ``Outcome.label``)."""
 
 STUCK_MARGIN = 0.02
@@ -41,8 +78,20 @@ STUCK_MARGIN = 0.02
 EXPLODE_LOSS_FACTOR = 10.0
 """``exploded`` when an epoch's training loss exceeds this multiple of the initial loss."""
 
+EXPLODE_RISE_FACTOR = 1.1
+"""... or exceeds this multiple of it while a gradient norm spiked (see below)."""
+
+EXPLODE_END_FACTOR = 1.5
+"""... or when the last epoch's training loss is above this multiple of the initial loss:
+training made the run worse and it did not recover."""
+
 EXPLODE_GRAD_FACTOR = 100.0
-"""``exploded`` when a batch gradient norm exceeds this multiple of the initial one."""
+"""A batch gradient norm above this multiple of the running median gradient norm is a
+spike; it makes a run ``exploded`` only when the loss also rose (:data:`EXPLODE_RISE_FACTOR`)."""
+
+SLOW_MIN_DROP = 0.01
+"""The training loss is *falling* when the last epoch's loss is at least this share below
+the initial loss (and below the epoch before it); below that it is *flat*."""
 
 DEAD_THRESHOLD = 0.5
 """``dead_units`` when more than this share of the ReLU units is never active."""
@@ -126,12 +175,18 @@ def classify(
     max_grad_norm: float | None = None,
     dead_fraction: float | None = None,
     saturated_fraction: float | None = None,
+    epoch_losses: Sequence[float] = (),
+    epoch_grad_norms: Sequence[float] = (),
+    config: TrainConfig | None = None,
 ) -> Outcome:
     """Label a finished run from its final weights, metrics and signals.
 
     The signals after ``margin`` are optional: a label whose signal is missing simply
-    does not apply (``exploded`` needs ``initial_loss``/``max_loss`` or the gradient norms,
-    ``dead_units`` needs ``dead_fraction``, ``saturated`` needs ``saturated_fraction``).
+    does not apply (``exploded`` needs ``initial_loss`` and ``max_loss``, ``dead_units``
+    needs ``dead_fraction``, ``saturated`` needs ``saturated_fraction``; telling ``slow``
+    from ``stuck`` needs ``initial_loss`` and ``epoch_losses``). ``epoch_losses`` are the
+    mean training losses of the epochs run, ``epoch_grad_norms`` their mean batch gradient
+    norms; ``config`` lets the reasons name the parameter most likely responsible.
     """
     evidence: dict[str, float] = {
         "test_accuracy": test_accuracy,
@@ -142,27 +197,17 @@ def classify(
         evidence.update(epoch=divergence.epoch, batch=divergence.batch)
         found["diverged"] = divergence.reason
 
-    exploded: list[str] = []
-    loss_ratio = _ratio(max_loss, initial_loss)
-    if loss_ratio is not None and max_loss is not None and initial_loss is not None:
-        evidence.update(initial_loss=initial_loss, max_loss=max_loss, loss_ratio=loss_ratio)
-        if loss_ratio > EXPLODE_LOSS_FACTOR:
-            exploded.append(
-                f"training loss rose to {max_loss:.4g}, {loss_ratio:.3g}x its initial "
-                f"{initial_loss:.4g} (limit {EXPLODE_LOSS_FACTOR:g}x)"
-            )
-    grad_ratio = _ratio(max_grad_norm, initial_grad_norm)
-    if grad_ratio is not None and max_grad_norm is not None and initial_grad_norm is not None:
-        evidence.update(
-            initial_grad_norm=initial_grad_norm, max_grad_norm=max_grad_norm, grad_ratio=grad_ratio
-        )
-        if grad_ratio > EXPLODE_GRAD_FACTOR:
-            exploded.append(
-                f"gradient norm rose to {max_grad_norm:.4g}, {grad_ratio:.3g}x its initial "
-                f"{initial_grad_norm:.4g} (limit {EXPLODE_GRAD_FACTOR:g}x)"
-            )
-    if exploded:
-        found["exploded"] = "; ".join(exploded)
+    exploded = explosion(
+        initial_loss=initial_loss,
+        max_loss=max_loss,
+        initial_grad_norm=initial_grad_norm,
+        max_grad_norm=max_grad_norm,
+        epoch_grad_norms=epoch_grad_norms,
+        final_loss=_last_finite(epoch_losses),
+    )
+    evidence.update(exploded.evidence)
+    if exploded.exploded:
+        found["exploded"] = exploded.reason + _blame_large_lr(config)
 
     hidden = list(zip(kernels[:-1], biases[:-1], strict=True))
     symmetric = [i + 1 for i, (k, b) in enumerate(hidden) if identical_units(k, b)]
@@ -176,21 +221,36 @@ def classify(
 
     learned = test_accuracy > chance_accuracy + margin
     if divergence is None and not learned:
-        why: list[str] = []
-        if symmetric:
-            why.append("identical units")
-        if math.isfinite(last_grad_norm) and last_grad_norm < _ZERO_GRAD:
-            why.append(f"gradients are zero (norm {last_grad_norm:.2g})")
-        if dead_fraction is not None and dead_fraction > DEAD_THRESHOLD:
-            why.append(f"{dead_fraction:.0%} of the ReLU units are dead")
+        trend = loss_trend(initial_loss, epoch_losses)
         evidence["grad_norm"] = last_grad_norm
-        reason = (
+        if trend is not None:
+            evidence.update(final_loss=trend.final, loss_drop=trend.drop)
+        at_chance = (
             f"test accuracy {test_accuracy:.4f} is not above chance {chance_accuracy:.4f} "
             f"(majority class) + {margin:g}"
         )
-        if why:
-            reason += ": " + "; ".join(why)
-        found["stuck"] = reason
+        why: list[str] = []
+        if symmetric:
+            why.append("identical units" + _blame(config, "weight_init"))
+        if math.isfinite(last_grad_norm) and last_grad_norm < _ZERO_GRAD:
+            why.append(f"gradients are zero (norm {last_grad_norm:.2g})")
+        if dead_fraction is not None and dead_fraction > DEAD_THRESHOLD:
+            rose = evidence.get("loss_ratio", 0.0) > 1.0
+            why.append(
+                f"{dead_fraction:.0%} of the ReLU units are dead"
+                + _blame_dead(config, exploded.spiked or rose)
+            )
+        if trend is not None and not why and trend.falling:
+            classes = int(kernels[-1].shape[-1]) if kernels else 10
+            found["slow"] = (
+                _blame_slow(config, saturated_fraction, trend.start, classes)
+                + f"loss falling {trend.start:.4g}\u2192{trend.final:.4g} "
+                f"({trend.drop:.1%} in {len(epoch_losses)} epoch(s)) but {at_chance}"
+            )
+        else:
+            if trend is not None and not trend.falling:
+                why.append(_flat_reason(trend, last_grad_norm, config, bool(why)))
+            found["stuck"] = at_chance + (": " + "; ".join(why) if why else "")
 
     if dead_fraction is not None:
         evidence["dead_fraction"] = dead_fraction
@@ -215,6 +275,207 @@ def classify(
     if len(labels) > 1:
         reason += "; also " + "; ".join(f"{name}: {found[name]}" for name in labels[1:])
     return Outcome(primary, reason, evidence, labels)
+
+
+# --------------------------------------------------------------------------- the rules
+
+
+@dataclass(frozen=True)
+class Explosion:
+    """What :func:`explosion` found: ``exploded`` says whether the rule fired; ``spiked``
+    whether a gradient norm spiked (even if the loss did not rise)."""
+
+    exploded: bool
+    reason: str
+    evidence: dict[str, float]
+    spiked: bool
+
+
+def explosion(
+    *,
+    initial_loss: float | None,
+    max_loss: float | None,
+    initial_grad_norm: float | None = None,
+    max_grad_norm: float | None = None,
+    epoch_grad_norms: Sequence[float] = (),
+    final_loss: float | None = None,
+) -> Explosion:
+    """The ``exploded`` rule, on the loss trajectory first.
+
+    Exploded when the highest training loss (per-epoch mean, or the last finite batch loss
+    before a divergence) is above :data:`EXPLODE_LOSS_FACTOR` x the initial loss, when the
+    last epoch's loss (``final_loss``) is above :data:`EXPLODE_END_FACTOR` x it, or when
+    the highest loss is above :data:`EXPLODE_RISE_FACTOR` x it while a batch gradient norm
+    rose above :data:`EXPLODE_GRAD_FACTOR` x the running median gradient norm
+    (:func:`gradient_scale`). Evidence: ``initial_loss``, ``max_loss``, ``loss_ratio``;
+    ``initial_grad_norm``, ``max_grad_norm``, ``grad_ratio`` (max over initial, for
+    reference only), ``grad_scale`` and ``grad_spike_ratio`` (max over the median).
+    """
+    evidence: dict[str, float] = {}
+    loss_ratio = _ratio(max_loss, initial_loss)
+    if loss_ratio is not None:
+        assert max_loss is not None and initial_loss is not None
+        evidence.update(initial_loss=initial_loss, max_loss=max_loss, loss_ratio=loss_ratio)
+    grad_ratio = _ratio(max_grad_norm, initial_grad_norm)
+    if grad_ratio is not None:
+        assert max_grad_norm is not None and initial_grad_norm is not None
+        evidence.update(
+            initial_grad_norm=initial_grad_norm, max_grad_norm=max_grad_norm, grad_ratio=grad_ratio
+        )
+    scale = gradient_scale(initial_grad_norm, epoch_grad_norms)
+    spike_ratio = _ratio(max_grad_norm, scale)
+    if spike_ratio is not None:
+        assert scale is not None
+        evidence.update(grad_scale=scale, grad_spike_ratio=spike_ratio)
+    spiked = spike_ratio is not None and spike_ratio > EXPLODE_GRAD_FACTOR
+    if loss_ratio is None:
+        return Explosion(False, "", evidence, spiked)
+    assert max_loss is not None and initial_loss is not None
+    rose = f"training loss rose to {max_loss:.4g}, {loss_ratio:.3g}x its initial {initial_loss:.4g}"
+    if loss_ratio > EXPLODE_LOSS_FACTOR:
+        return Explosion(True, f"{rose} (limit {EXPLODE_LOSS_FACTOR:g}x)", evidence, spiked)
+    end_ratio = _ratio(final_loss, initial_loss)
+    if end_ratio is not None and end_ratio > EXPLODE_END_FACTOR:
+        assert final_loss is not None
+        return Explosion(
+            True,
+            f"training loss ended at {final_loss:.4g}, {end_ratio:.3g}x its initial "
+            f"{initial_loss:.4g} (limit {EXPLODE_END_FACTOR:g}x): training made it worse",
+            evidence,
+            spiked,
+        )
+    if loss_ratio > EXPLODE_RISE_FACTOR and spiked:
+        assert max_grad_norm is not None and scale is not None
+        return Explosion(
+            True,
+            f"{rose} while the gradient norm spiked to {max_grad_norm:.4g}, "
+            f"{spike_ratio:.3g}x its running median {scale:.4g} "
+            f"(limit {EXPLODE_GRAD_FACTOR:g}x)",
+            evidence,
+            spiked,
+        )
+    return Explosion(False, "", evidence, spiked)
+
+
+def gradient_scale(
+    initial_grad_norm: float | None, epoch_grad_norms: Sequence[float]
+) -> float | None:
+    """The running median gradient norm: the median of the probe gradient norm before the
+    first step and each epoch's mean batch gradient norm (finite, positive values only).
+
+    A scale that means something: a near-zero initial gradient norm (a tiny init) does not
+    make every later, ordinary gradient look like a spike."""
+    values = [initial_grad_norm, *epoch_grad_norms]
+    finite = [float(v) for v in values if v is not None and math.isfinite(v) and v > 0]
+    return float(np.median(finite)) if finite else None
+
+
+@dataclass(frozen=True)
+class LossTrend:
+    """The training loss from before the first step to the last epoch."""
+
+    start: float
+    final: float
+    previous: float | None
+
+    @property
+    def drop(self) -> float:
+        """Relative drop from the initial loss (negative when the loss rose)."""
+        return (self.start - self.final) / self.start
+
+    @property
+    def falling(self) -> bool:
+        """Clearly falling: down by :data:`SLOW_MIN_DROP` of the start, and still falling in
+        the last epoch."""
+        still = self.previous is None or self.final < self.previous
+        return self.drop >= SLOW_MIN_DROP and still
+
+
+def loss_trend(initial_loss: float | None, epoch_losses: Sequence[float]) -> LossTrend | None:
+    """The trend of a run's training loss, or ``None`` without the numbers (no initial
+    loss, no finite epoch loss)."""
+    finite = [float(v) for v in epoch_losses if math.isfinite(v)]
+    if initial_loss is None or not math.isfinite(initial_loss) or initial_loss <= 0 or not finite:
+        return None
+    previous = finite[-2] if len(finite) > 1 else None
+    return LossTrend(float(initial_loss), finite[-1], previous)
+
+
+def _last_finite(values: Sequence[float]) -> float | None:
+    finite = [float(v) for v in values if math.isfinite(v)]
+    return finite[-1] if finite else None
+
+
+def _blame(config: TrainConfig | None, name: str) -> str:
+    if config is None:
+        return ""
+    return f" ({name} {getattr(config, name)})"
+
+
+def _blame_large_lr(config: TrainConfig | None) -> str:
+    if config is None:
+        return ""
+    if config.loss == "crossentropy" and config.output_activation == "linear":
+        return ": output_activation linear with crossentropy (use softmax)"
+    return f": learning_rate {config.learning_rate:g} too large for {_setup(config)}"
+
+
+def _blame_dead(config: TrainConfig | None, too_fast: bool) -> str:
+    if config is None:
+        return ""
+    if config.bias_init == "constant" and config.bias_init_scale < 0:
+        return f" (bias_init constant {config.bias_init_scale:g} keeps them off)"
+    if too_fast:  # a gradient spike, or the loss rose above its start
+        return f" (killed by too large a step: learning_rate {config.learning_rate:g})"
+    return f" (learning_rate {config.learning_rate:g}, bias_init {config.bias_init})"
+
+
+def _blame_slow(
+    config: TrainConfig | None,
+    saturated_fraction: float | None,
+    initial_loss: float,
+    num_classes: int,
+) -> str:
+    if saturated_fraction is not None and saturated_fraction > SATURATED_THRESHOLD:
+        if config is None:
+            return "init scale saturates the units: "
+        return (
+            f"weight_init {config.weight_init} scale {config.weight_init_scale:g} saturates "
+            f"{saturated_fraction:.0%} of the {config.activation} units: "
+        )
+    if config is None:
+        return "learning rate likely too small: "
+    expected = expected_initial_loss(config, num_classes)
+    if initial_loss > INITIAL_LOSS_FACTOR * expected:
+        # a far too large init: the first epochs only undo it
+        return (
+            f"weight_init {config.weight_init} scale {config.weight_init_scale:g} too large: "
+            f"initial loss {initial_loss:.4g}, {initial_loss / expected:.3g}x the "
+            f"{expected:.3g} of zero logits; "
+        )
+    return f"learning_rate {config.learning_rate:g} too small for {_setup(config)}: "
+
+
+def _flat_reason(
+    trend: LossTrend, grad_norm: float, config: TrainConfig | None, explained: bool
+) -> str:
+    text = f"training loss flat ({trend.start:.4g}\u2192{trend.final:.4g})"
+    if trend.drop >= SLOW_MIN_DROP:  # fell, then rose again in the last epoch
+        text = f"training loss no longer falling ({trend.previous:.4g}\u2192{trend.final:.4g})"
+    elif trend.drop <= -SLOW_MIN_DROP:
+        text = f"training loss rose ({trend.start:.4g}\u2192{trend.final:.4g})"
+    if config is None or explained:
+        return text
+    if config.loss == "crossentropy" and config.output_activation == "linear":
+        return text + " (output_activation linear with crossentropy: use softmax)"
+    if trend.drop > 0 and math.isfinite(grad_norm) and grad_norm > _ZERO_GRAD:
+        lr = config.learning_rate
+        return text + f" with non-zero gradients (learning_rate {lr:g} too small?)"
+    return text + f" (learning_rate {config.learning_rate:g} for {_setup(config)})"
+
+
+def _setup(config: TrainConfig) -> str:
+    return f"{config.activation}/{config.loss} ({config.optimizer})"
 
 
 def _ratio(value: float | None, initial: float | None) -> float | None:

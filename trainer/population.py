@@ -618,6 +618,7 @@ def train_population(
             chance_accuracy=chance,
             initial_loss=float(initial_loss[j]),
             initial_grad_norm=float(initial_grad[j]),
+            config=configs[k],
         )
         model = None
         if keep_models:

@@ -282,6 +282,7 @@ def train(
         chance_accuracy=chance,
         initial_loss=initial_loss,
         initial_grad_norm=initial_grad_norm,
+        config=config,
     )
     return TrainResult(
         config=config,
@@ -394,8 +395,10 @@ def _classify_run(
     chance_accuracy: float,
     initial_loss: float | None,
     initial_grad_norm: float | None,
+    config: TrainConfig | None = None,
 ) -> Outcome:
-    """Label one finished run (shared by the single and population engines)."""
+    """Label one finished run (shared by the single and population engines): from its
+    per-epoch records only, so both engines label the same trajectory the same way."""
     losses = [r.loss for r in history]
     if divergence is not None and divergence.last_finite_loss is not None:
         losses.append(divergence.last_finite_loss)
@@ -413,6 +416,9 @@ def _classify_run(
         max_grad_norm=_max_finite([r.grad_norm_max for r in history]),
         dead_fraction=last.dead_fraction if last else None,
         saturated_fraction=last.saturated_fraction if last else None,
+        epoch_losses=[r.loss for r in history],
+        epoch_grad_norms=[r.grad_norm for r in history],
+        config=config,
     )
 
 

@@ -24,6 +24,7 @@ from trainer.outcome import (
     Outcome,
     classify,
 )
+from trainer.population import train_population
 from trainer.training import EpochRecord, TrainResult, train
 
 
@@ -112,11 +113,14 @@ def test_symmetric_even_when_the_run_learns_a_little(small: Dataset) -> None:
 
 
 def test_stuck_without_symmetry(small: Dataset) -> None:
-    # crossentropy on a linear output: a known bad pairing that does not learn
+    # crossentropy on a linear output: a known bad pairing that does not learn. Its loss
+    # rises every epoch (6.0 -> 9.3 -> 9.8 -> 10.1), so since issue 14 it is first
+    # "exploded" (it was "stuck" alone); stuck still applies, and the reason names the cause.
     result = run(small, output_activation="linear")
-    assert result.outcome.label == "stuck"
+    assert result.outcome.labels == ("exploded", "stuck")
     assert "symmetric" not in result.outcome.labels
     assert "not above chance" in result.outcome.reason
+    assert "output_activation linear with crossentropy" in result.outcome.reason
 
 
 def test_dead_units_when_most_relus_never_fire(small: Dataset) -> None:
@@ -156,6 +160,121 @@ def test_linear_units_have_no_unit_signals(small: Dataset) -> None:
     result = run(small, activation="linear", epochs=1)
     assert result.history[0].dead_fraction is None
     assert result.history[0].saturated_fraction is None
+
+
+ISSUE14_FALSE_ALARM: dict[str, Any] = {
+    "hidden_layers": [30],
+    "activation": "linear",
+    "output_activation": "softmax",
+    "loss": "quadratic",
+    "optimizer": "sgd",
+    "learning_rate": 1.31,
+    "batch_size": 10,
+    "weight_init": "normal",
+    "weight_init_scale": 0.059,
+    "bias_init": "zeros",
+    "seed": 0,
+    "epochs": 4,
+}
+"""Issue 14: labelled ``exploded`` on main because one batch gradient norm was 102x the
+near-zero initial one (0.05), while the loss never rose and validation accuracy rose."""
+
+SLOW_SIGMOID: dict[str, Any] = {
+    "activation": "sigmoid",
+    "weight_init": "normal",
+    "weight_init_scale": 1.0,
+    "optimizer": "sgd",
+    "learning_rate": 0.01,
+    "batch_size": 128,
+    "epochs": 1,
+}
+"""Sigmoid + crossentropy + SGD 0.01 after one epoch: loss 4.57 -> 4.32, accuracy at chance."""
+
+
+def test_issue14_false_alarm_is_ok_on_the_full_embedded_data(mini: Dataset) -> None:
+    result = train(TrainConfig.from_dict(ISSUE14_FALSE_ALARM), dataset=mini)
+    assert result.initial_loss is not None
+    losses = [r.loss for r in result.history]
+    assert max(losses) < result.initial_loss  # the loss never rises above its start
+    val = [r.val_accuracy for r in result.history]
+    assert val == sorted(val) and val[-1] > 0.7  # and validation accuracy rises every epoch
+    assert result.outcome.labels == ("ok",)
+    ev = result.outcome.evidence
+    assert ev["grad_ratio"] > 100  # the ratio that raised the false alarm, kept as evidence
+    assert ev["grad_spike_ratio"] < 100
+
+
+def test_bounded_loss_driven_to_its_ceiling_is_exploded(mini: Dataset) -> None:
+    # quadratic on softmax cannot exceed 1.0, so it never rises 10x: SGD 11.4 drives it from
+    # 0.47 to ~0.89 and the softmax saturates (gradients ~0, accuracy at chance).
+    params = {
+        "activation": "tanh",
+        "loss": "quadratic",
+        "weight_init": "normal",
+        "weight_init_scale": 0.145,
+        "optimizer": "sgd",
+        "learning_rate": 11.4,
+        "epochs": 2,
+    }
+    result = train(TrainConfig.from_dict(params), dataset=mini)
+    assert result.divergence is None
+    assert result.outcome.label == "exploded"
+    assert "stuck" in result.outcome.labels
+    assert "learning_rate 11.4 too large" in result.outcome.reason
+
+
+def test_slow_learner_is_slow_not_stuck(mini: Dataset) -> None:
+    result = train(TrainConfig.from_dict(SLOW_SIGMOID), dataset=mini)
+    assert result.initial_loss is not None
+    assert result.history[-1].loss < 0.97 * result.initial_loss  # clearly falling
+    assert result.test_accuracy <= result.chance_accuracy + 0.02  # still at chance
+    assert result.outcome.labels == ("slow",)
+    assert result.outcome.reason.startswith(
+        "learning_rate 0.01 too small for sigmoid/crossentropy (sgd): loss falling"
+    )
+
+
+def test_dead_relus_with_a_flat_loss_are_stuck_not_slow(mini: Dataset) -> None:
+    params = {
+        "activation": "relu",
+        "weight_init": "he_normal",
+        "bias_init": "constant",
+        "bias_init_scale": -5.0,
+        "optimizer": "sgd",
+        "learning_rate": 0.1,
+        "epochs": 1,
+    }
+    result = train(TrainConfig.from_dict(params), dataset=mini)
+    assert result.outcome.labels == ("stuck", "dead_units")
+    assert "bias_init constant -5 keeps them off" in result.outcome.reason
+    assert "training loss flat" in result.outcome.reason
+
+
+def test_population_engine_labels_slow_stuck_and_exploded_like_the_single_one(
+    mini: Dataset,
+) -> None:
+    cohort = {"batch_size": 128, "epochs": 1}
+    configs = [
+        TrainConfig.from_dict({**SLOW_SIGMOID, **cohort}),
+        TrainConfig.from_dict(
+            {**SLOW_SIGMOID, **cohort, "weight_init_scale": 0.1, "learning_rate": 100.0}
+        ),
+        TrainConfig.from_dict(
+            {
+                **SLOW_SIGMOID,
+                **cohort,
+                "bias_init": "constant",
+                "bias_init_scale": -5.0,
+                "activation": "relu",
+                "weight_init": "he_normal",
+                "learning_rate": 0.1,
+            }
+        ),
+    ]
+    together = train_population(configs, dataset=mini)
+    alone = [train(c, dataset=mini) for c in configs]
+    assert [r.outcome.labels for r in together] == [r.outcome.labels for r in alone]
+    assert [r.outcome.label for r in alone] == ["slow", "exploded", "stuck"]
 
 
 # --------------------------------------------------------------------------- classify
@@ -199,10 +318,28 @@ def test_diverged_beats_everything_and_is_never_stuck() -> None:
     assert outcome.evidence["epoch"] == 2 and outcome.evidence["batch"] == 7
 
 
-def test_gradient_blow_up_alone_is_exploded() -> None:
+def test_gradient_blow_up_alone_is_not_exploded() -> None:
+    # Was "exploded" before issue 14: a gradient norm 10^4 x the initial one with no loss
+    # to judge (or a loss that never rose) is not an explosion; the ratio stays evidence.
     outcome = _classify(initial_grad_norm=1.0, max_grad_norm=1e4)
-    assert outcome.labels == ("exploded",)
+    assert outcome.labels == ("ok",)
     assert outcome.evidence["grad_ratio"] == pytest.approx(1e4)
+    outcome = _classify(initial_loss=2.3, max_loss=2.2, initial_grad_norm=1.0, max_grad_norm=1e4)
+    assert outcome.labels == ("ok",)
+
+
+def test_gradient_blow_up_with_a_rising_loss_is_exploded() -> None:
+    outcome = _classify(
+        initial_loss=2.3,
+        max_loss=3.0,
+        initial_grad_norm=1.0,
+        max_grad_norm=1e4,
+        epoch_grad_norms=[2.0],
+    )
+    assert outcome.labels == ("exploded",)
+    assert outcome.evidence["grad_scale"] == pytest.approx(1.5)  # median of 1.0 and 2.0
+    assert outcome.evidence["grad_spike_ratio"] == pytest.approx(1e4 / 1.5)
+    assert "running median" in outcome.reason
 
 
 def test_signals_below_thresholds_and_missing_signals_are_ok() -> None:
