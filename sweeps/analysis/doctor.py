@@ -31,6 +31,7 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeps.files import csv_text
+from sweeps.run.liveness import reap_stale
 from sweeps.run.session import run_trial, update_parent
 from sweeps.space import SearchSpace, StudySettings
 from sweeps.store import Store, Tracker, open_study
@@ -400,6 +401,7 @@ def run_doctor(
     )
     study = open_study(space, store)
     tracker = Tracker(store, name)
+    reap_stale(study, tracker)
     tracker.reopen_parent()
     if view is not None:
         view.started(name, store, len(changes), probe_epochs, data)

@@ -88,11 +88,11 @@ def _store(storage: str | None, tracking_uri: str | None, root: Path | None) -> 
 def _existing(
     study: str, storage: str | None, tracking_uri: str | None, root: Path | None
 ) -> tuple[Any, Any]:
-    """``(store, study)`` for a study that must exist already."""
-    from sweeps.store import load_existing
+    """``(store, study)`` for a study that must exist already (dead trials reaped)."""
+    from sweeps.run.liveness import load_checked
 
     store = _store(storage, tracking_uri, root)
-    return store, load_existing(study, store)
+    return store, load_checked(study, store)
 
 
 def _check_engine(engine: str) -> None:
@@ -210,11 +210,13 @@ def _sweep(parsed: Any, store: Any, **kwargs: Any) -> Any:
     return run_sweep(parsed, store, view=view, **kwargs)
 
 
-def _print_status(name: str, store: Any) -> None:
+def _print_status(name: str, store: Any) -> Any:
     from sweeps.cli.views import render_status
-    from sweeps.store import load_existing
+    from sweeps.run.liveness import load_checked
 
-    console.print(render_status(load_existing(name, store)))
+    study = load_checked(name, store)
+    console.print(render_status(study))
+    return study
 
 
 @app.command()
@@ -239,12 +241,11 @@ def status(
     if study is None:
         console.print(render_studies(store))
         return
-    _print_status(study, store)
+    loaded = _print_status(study, store)
     if stability:
         from sweeps.cli.views import show_stability
-        from sweeps.store import load_existing
 
-        show_stability(load_existing(study, store), store, console=console)
+        show_stability(loaded, store, console=console)
 
 
 @app.command()

@@ -109,13 +109,15 @@ def run_local_workers(
     quiet: bool,
 ) -> int:
     """Run the study with ``workers`` local processes; returns the exit code."""
+    from sweeps.run.liveness import reap_stale
     from sweeps.store import Tracker, open_study
 
     name = space.settings.name
     store.optuna  # noqa: B018 - both stores reachable? checked before either is written to
     store.mlflow  # noqa: B018
-    open_study(space, store)  # create (or check) the study once, before any worker
+    study = open_study(space, store)  # create (or check) the study once, before any worker
     tracker = Tracker(store, name)  # ... and the MLflow experiment and parent run
+    reap_stale(study, tracker)
     shares = split_trials(trials, workers)
     what = f"{trials} trial(s)" if trials is not None else f"up to {space.settings.trials} trials"
     console.print(

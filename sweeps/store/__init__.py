@@ -19,7 +19,14 @@ from sweeps.store._locations import (
     scrub,
     with_pg_driver,
 )
-from sweeps.store._mlflow import Tracker, connect, find_parent_run, log_text, metric_history
+from sweeps.store._mlflow import (
+    Tracker,
+    connect,
+    find_parent_run,
+    kill_if_running,
+    log_text,
+    metric_history,
+)
 from sweeps.store._optuna import (
     accounted_trials,
     best_trial,
@@ -30,6 +37,7 @@ from sweeps.store._optuna import (
     open_study,
     optuna_storage,
     outcome_counts,
+    retry_callback,
     state_counts,
     trial_id,
     trial_params,
@@ -51,6 +59,7 @@ __all__ = [
     "frozen_trial",
     "heartbeat_settings",
     "init_lock",
+    "kill_if_running",
     "load_existing",
     "log_text",
     "make_pruner",
@@ -61,6 +70,7 @@ __all__ = [
     "outcome_counts",
     "redact",
     "resolve_store",
+    "retry_callback",
     "scrub",
     "state_counts",
     "trial_id",

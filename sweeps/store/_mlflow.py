@@ -200,17 +200,7 @@ class Tracker:
 
     def kill_run(self, run_id: str, reason: str) -> None:
         """End a run left RUNNING by a dead worker as KILLED (MLflow never does this)."""
-        from mlflow.entities import RunTag
-
-        self.client.log_batch(
-            run_id,
-            tags=[
-                RunTag(TAG_STATE, "FAIL"),
-                RunTag(TAG_OUTCOME, "killed"),
-                RunTag(TAG_REASON, reason),
-            ],
-        )
-        self.client.set_terminated(run_id, "KILLED")
+        _kill(self.client, run_id, reason)
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         from mlflow.entities import RunTag
@@ -232,6 +222,30 @@ class Tracker:
             if number.isdigit():
                 out.append((str(run.info.run_id), int(number)))
         return out
+
+
+def _kill(client: Any, run_id: str, reason: str) -> None:
+    from mlflow.entities import RunTag
+
+    client.log_batch(
+        run_id,
+        tags=[
+            RunTag(TAG_STATE, "FAIL"),
+            RunTag(TAG_OUTCOME, "killed"),
+            RunTag(TAG_REASON, reason),
+        ],
+    )
+    client.set_terminated(run_id, "KILLED")
+
+
+def kill_if_running(store: Store, run_id: str, reason: str) -> bool:
+    """End run ``run_id`` KILLED with ``reason`` if it is still RUNNING (a run its owner
+    ended is left alone); opens no experiment and creates nothing. ``True`` if ended."""
+    client = store.mlflow
+    if client.get_run(run_id).info.status != "RUNNING":
+        return False
+    _kill(client, run_id, reason)
+    return True
 
 
 def metric_history(store: Store, run_id: str, key: str) -> list[tuple[int, float]]:

@@ -3,6 +3,7 @@ from their trials (counts, the best trial, the trials table)."""
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -15,11 +16,13 @@ from sweeps.store._locations import Store, heartbeat_settings, init_lock, redact
 from sweeps.store.schema import (
     ATTR_EPOCHS_RUN,
     ATTR_OUTCOME,
+    ATTR_OWNER,
     ATTR_PARAMS,
     ATTR_REASON,
     ATTR_RUN_ID,
     ATTR_TEST_ACCURACY,
     ATTR_WALL_TIME,
+    ATTR_WORKER,
     STUDY_METRIC,
     STUDY_SPACE,
     STUDY_SPACE_FILE,
@@ -34,6 +37,29 @@ if TYPE_CHECKING:
 def optuna_storage(store: Store) -> Any:
     """The store's Optuna storage, opened once per :class:`Store` (``store.optuna``)."""
     return store.optuna
+
+
+MAX_RETRY = 3
+"""A trial whose process died is retried at most this many times (both stores)."""
+
+
+class _Retry(optuna.storages.RetryHeartbeatStaleTrialCallback):
+    """Optuna's retry, less the dead trial's owner and ending: the retry is nobody's
+    until a worker asks it (otherwise a reaper could judge it by the dead owner)."""
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        trial = copy.deepcopy(trial)
+        trial.user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in _NOT_INHERITED}
+        super().__call__(study, trial)
+
+
+_NOT_INHERITED = (ATTR_OWNER, ATTR_WORKER, ATTR_OUTCOME, ATTR_REASON)
+
+
+def retry_callback() -> optuna.storages.RetryHeartbeatStaleTrialCallback:
+    """What queues the retry of a dead trial: the storage's callback on RDB storages, called
+    by :mod:`sweeps.run.liveness` itself on the journal store (same attrs, same history)."""
+    return _Retry(max_retry=MAX_RETRY)
 
 
 def open_storage(store: Store) -> Any:
@@ -57,9 +83,7 @@ def open_storage(store: Store) -> Any:
                 engine_kwargs=engine_kwargs,
                 heartbeat_interval=interval,
                 grace_period=grace,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                    max_retry=3
-                ),
+                heartbeat_stale_trial_callback=retry_callback(),
             )
     except UserError:
         raise

@@ -37,6 +37,9 @@ ATTR_DIVERGED_EPOCH = "diverged_epoch"
 ATTR_DIVERGED_BATCH = "diverged_batch"
 ATTR_WORKER = "worker"
 """``host:pid`` of the process running the trial (set once it beats)."""
+ATTR_OWNER = "owner"
+"""``{"host", "pid", "started"}`` of the process running the trial; ``started`` is the
+process start time (``/proc/<pid>/stat``), so a reused pid is not taken for the owner."""
 
 # -- MLflow tags ----------------------------------------------------------------------------
 TAG_STUDY = "sweeps.study"
