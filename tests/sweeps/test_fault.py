@@ -345,3 +345,42 @@ def test_sigint_mid_trial_ends_it_cleanly_and_the_study_resumes(
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
     runs = client.search_runs([exp.experiment_id])
     assert not [r for r in runs if r.info.status == "RUNNING"]
+
+
+# -- whoever looks reaps -------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("command", ["status", "trials"])
+def test_a_read_command_applies_the_heartbeat_rule_when_no_worker_is_left(
+    pg_databases, write_space, tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """The last worker died mid-trial and nobody else runs: ``sweeps status`` (or any
+    command that loads the study) fails the silent trial, queues its retry and ends its
+    run KILLED once the grace period is over; before that it leaves it alone."""
+    monkeypatch.setenv("SWEEPS_HEARTBEAT_INTERVAL", "1")
+    monkeypatch.setenv("SWEEPS_GRACE_PERIOD", "2")
+    storage = url(pg_databases("look"))
+    store = resolve_store(storage=storage, root=tmp_path / "mlruns")
+    space = load_space(write_space("look", study={"trials": 1}))
+    study = open_study(space, store)
+    tracker = Tracker(store, "look")
+    trial = study.ask(fixed_distributions=space.distributions)
+    with trial_heartbeat(store.optuna, study, trial):
+        session = TrialSession(study, space, tracker, trial)
+    # its "worker" stops beating here (its owner, this process, is alive: only the
+    # heartbeat rule can tell)
+    args = ["--storage", storage, "--root", str(tmp_path / "mlruns")]
+    out = ["--out", str(tmp_path / "t.csv")] if command == "trials" else []
+    res = cli(command, "look", *args, *out)
+    assert res.code == 0, res
+    assert [t.state for t in load_existing("look", store).get_trials()] == [TrialState.RUNNING]
+    time.sleep(3)
+    res = cli(command, "look", *args, *out)
+    assert res.code == 0, res
+    dead, retry = load_existing("look", store).get_trials()
+    assert dead.state == TrialState.FAIL and retry.state == TrialState.WAITING
+    assert Retry.retried_trial_number(retry) == 0
+    run = tracker.client.get_run(session.run_id)
+    assert run.info.status == "KILLED"
+    assert run.data.tags["sweeps.outcome"] == "killed"

@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 
 from sweeps.run.liveness import owner_gone, owner_record, process_start
 from sweeps.store import accounted_trials, load_existing, resolve_store
-from sweeps.store.schema import ATTR_OWNER, ATTR_REASON, ATTR_RUN_ID, TAG_RETRY_OF, TAG_REASON
+from sweeps.store.schema import ATTR_OWNER, ATTR_REASON, ATTR_RUN_ID, TAG_REASON, TAG_RETRY_OF
 from tests.sweeps.procs import start_cli
 
 Retry = optuna.storages.RetryHeartbeatStaleTrialCallback
