@@ -88,6 +88,15 @@ def owner_gone(owner: Any) -> bool:
     return process_start(pid) != owner["started"]
 
 
+def own(*trials: optuna.Trial) -> None:
+    """Record this process as the owner of ``trials`` (and its ``host:pid`` as worker)."""
+    me, owner = worker_id(), owner_record()
+    for trial in trials:
+        if trial.user_attrs.get(ATTR_OWNER) != owner:
+            trial.set_user_attr(ATTR_OWNER, owner)
+            trial.set_user_attr(ATTR_WORKER, me)
+
+
 def warm_up() -> None:
     """Import TensorFlow before asking a trial: loading its native library holds the GIL
     for seconds, which would starve the first trial's heartbeat thread."""
@@ -120,10 +129,7 @@ def trial_heartbeat(storage: Any, study: optuna.Study, *trials: optuna.Trial) ->
         ids = [trial_id(storage, study, t.number) for t in trials]
         for id_ in ids:
             _beat(storage, id_)
-    me, owner = worker_id(), owner_record()
-    for trial in trials:
-        trial.set_user_attr(ATTR_OWNER, owner)
-        trial.set_user_attr(ATTR_WORKER, me)
+    own(*trials)
     if interval is None:
         yield
         return

@@ -108,8 +108,10 @@ def run_cohort(
     tracker: Tracker,
     dataset: Any,
     size: int,
+    asked: list[optuna.Trial] | None = None,
 ) -> list[TrialReport]:
-    """Ask ``size`` trials, train them as populations, record how each one ended.
+    """Ask ``size`` trials (or take ``asked``), train them as populations, record how
+    each one ended.
 
     Every trial gets its own session (MLflow child run, pruner reports); trials that
     share a cohort key train together. An error in one sub-cohort fails its trials only;
@@ -117,7 +119,9 @@ def run_cohort(
     """
     from trainer.population import cohort_key, train_population
 
-    trials = [study.ask(fixed_distributions=space.distributions) for _ in range(max(1, size))]
+    trials = asked or [
+        study.ask(fixed_distributions=space.distributions) for _ in range(max(1, size))
+    ]
     reports: list[TrialReport] = []
     sessions: list[TrialSession] = []
     told: set[int] = set()  # trials ended without a session

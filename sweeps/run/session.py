@@ -234,15 +234,18 @@ def run_trial(
     engine: str = "single",
     user_attrs: Mapping[str, Any] | None = None,
     tags: Mapping[str, str] | None = None,
+    trial: optuna.Trial | None = None,
 ) -> TrialReport:
-    """Ask one trial, train it with the single engine, and record how it ended.
+    """Ask one trial (or take ``trial``, already asked), train it with the single engine,
+    and record how it ended.
 
     ``dataset`` overrides the config's (already loaded data); ``params``, ``engine`` and
     ``tags`` go to the :class:`TrialSession`; ``user_attrs`` are set on the trial first.
     """
     from trainer.training import train
 
-    trial = study.ask(fixed_distributions=space.distributions)
+    if trial is None:
+        trial = study.ask(fixed_distributions=space.distributions)
     for key, value in (user_attrs or {}).items():
         trial.set_user_attr(key, value)
     # a dead worker's trial goes stale and is retried

@@ -11,6 +11,7 @@ import optuna
 
 from sweeps.run.liveness import reap_stale, wait_for_running, warm_up
 from sweeps.run.session import TrialReport, run_trial, update_parent
+from sweeps.run.topup import claim_trials
 from sweeps.space import SearchSpace
 from sweeps.store import Store, Tracker, accounted_trials, best_trial, open_study
 
@@ -113,13 +114,21 @@ def run_sweep(
                 left = 1
             reap_stale(study, tracker)
             warm_up()
+            k = 1
             if engine == "population":
-                from sweeps.run.population import default_cohort_size, run_cohort
+                from sweeps.run.population import default_cohort_size
 
                 k = min(left, size or auto_cohort_size(default_cohort_size(space), target))
-                batch = run_cohort(study, space, tracker, None, k)
+            # topping up: count and ask atomically, or N workers overshoot the target
+            asked = None if trials is not None else claim_trials(study, store, space, target, k)
+            if asked == []:
+                continue  # another worker took the last slot
+            if engine == "population":
+                from sweeps.run.population import run_cohort
+
+                batch = run_cohort(study, space, tracker, None, k, asked=asked)
             else:
-                batch = [run_trial(study, space, tracker)]
+                batch = [run_trial(study, space, tracker, trial=asked[0] if asked else None)]
             for report in batch:
                 reports.append(report)
                 view.trial_done(report, _best(study))

@@ -17,6 +17,7 @@ from sweeps.store._locations import (
     redact,
     resolve_store,
     scrub,
+    study_lock,
     with_pg_driver,
 )
 from sweeps.store._mlflow import (
@@ -73,6 +74,7 @@ __all__ = [
     "retry_callback",
     "scrub",
     "state_counts",
+    "study_lock",
     "trial_id",
     "trial_params",
     "trials_frame",

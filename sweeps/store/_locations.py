@@ -192,6 +192,27 @@ def init_lock(url: str, name: str) -> Iterator[None]:
         engine.dispose()
 
 
+@contextmanager
+def study_lock(store: Store, study: str) -> Iterator[None]:
+    """Hold the study's lock, across processes and (on a database) machines: what makes a
+    worker's count-and-ask atomic, so N workers topping a study up take exactly the
+    trials it lacks. A database advisory lock (:func:`init_lock`'s, keyed by the study)
+    or an exclusive ``flock`` beside the journal file."""
+    if store.is_rdb:
+        with init_lock(store.storage_url, f"topup-{study}"):
+            yield
+        return
+    import fcntl
+
+    journal = Path(store.storage_url.removeprefix("journal:"))
+    with open(journal.with_name(journal.name + ".topup.lock"), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def redact(url: str) -> str:
     """Hide a password in a URL (or in text holding URLs) so it never reaches logs,
     printed output or MLflow params."""

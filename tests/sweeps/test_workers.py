@@ -177,6 +177,41 @@ def test_ctrl_c_to_run_workers_ends_every_trial_cleanly(write_space, tmp_path: P
     assert not [r for r in runs.values() if r.info.status == "RUNNING"]
 
 
+# -- exact counts ---------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_four_workers_topping_up_on_postgresql_take_exactly_the_target(
+    cli, write_space, tmp_path: Path, pg_databases
+) -> None:
+    """Count-and-ask is atomic (the study's advisory lock): 4 workers started at once,
+    each topping up the same study of 6 short trials, end with exactly 6, not 6 + 3."""
+    storage = url(pg_databases("exact"))
+    space = write_space("exact", study={"trials": 6}, params={**LR, "epochs": 1})
+    root = tmp_path / "mlruns"
+    res = cli(
+        "run",
+        space,
+        "--workers",
+        "4",
+        "--storage",
+        storage,
+        "--root",
+        root,
+        "--engine",
+        "single",
+        "-q",
+    )
+    assert res.code == 0, res
+    trials = load_existing("exact", resolve_store(storage=storage, root=root)).get_trials()
+    assert len(trials) == 6, [(t.number, t.state.name) for t in trials]
+    assert all(t.state in FINISHED_OK for t in trials)
+    assert len({t.user_attrs[ATTR_WORKER] for t in trials}) >= 2  # they did share it
+    runs = [r for r in _runs(root, "exact") if r.data.tags.get(TAG_ROLE) == "trial"]
+    assert sorted(int(r.data.tags[TAG_TRIAL]) for r in runs) == list(range(6))
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+
+
 # -- credentials --------------------------------------------------------------------------
 
 
