@@ -7,12 +7,12 @@ another interface is an explicit choice (``--host``), and ``--allowed-hosts`` fo
 from __future__ import annotations
 
 import socket
-import subprocess
 import sys
 
 from rich.console import Console
 
 from sweeps.errors import UserError
+from sweeps.procs import run_in_group
 from sweeps.store import Store, redact
 
 
@@ -60,7 +60,4 @@ def serve_ui(store: Store, *, host: str, port: int, console: Console) -> int:
     console.print(
         f"MLflow UI on http://{host}:{port}  (store {redact(store.tracking_uri)}; Ctrl-C stops)"
     )
-    try:
-        return subprocess.call(cmd)
-    except KeyboardInterrupt:
-        return 0
+    return run_in_group(cmd)  # Ctrl-C, SIGTERM, SIGHUP stop the server and its workers

@@ -2,7 +2,7 @@
 
 The parent opens the study, the MLflow experiment and the parent run once (so the
 workers never race to create them), starts the workers, prints their output line by
-line prefixed with ``[wK]``, and then a summary per worker. Ctrl-C (or SIGTERM) is
+line prefixed with ``[wK]``, and then a summary per worker. Ctrl-C (or SIGTERM, SIGHUP) is
 forwarded as one SIGINT to each worker, which ends its current trial cleanly (FAIL,
 run KILLED) and exits 130; a worker that does not stop within ``GRACE_S`` seconds is
 terminated. The exit code is 0 when every worker exited 0, 130 when interrupted,
@@ -23,14 +23,13 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from rich.console import Console
 
+from sweeps.procs import stop_signals_as_interrupt
 from sweeps.space import SearchSpace
 from sweeps.store import Store
 
@@ -127,7 +126,7 @@ def run_local_workers(
     err = Console(stderr=True, highlight=False)
     started: list[Worker] = []
     interrupted = False
-    with _sigterm_as_interrupt():
+    with stop_signals_as_interrupt():
         try:
             for i, share in enumerate(shares, start=1):
                 proc = subprocess.Popen(
@@ -214,23 +213,6 @@ def _stop_all(workers: list[Worker], err: Console) -> None:
         except subprocess.TimeoutExpired:
             w.proc.kill()
             w.proc.wait()
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM to the parent stops the workers the way Ctrl-C does (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _summary(workers: list[Worker], name: str, store: Store, console: Console) -> None:
