@@ -188,7 +188,10 @@ def reap(study: optuna.Study, store: Store, tracker: Tracker | None = None) -> l
             }
             failed += sorted(before & now_failed)
     if tracker is not None:
-        kill_orphan_runs(study, tracker)
+        try:
+            kill_orphan_runs(study, tracker)
+        except Exception as exc:  # the tracking server is down: the next look will do it
+            log.warning("could not look for orphaned MLflow runs (%s)", _brief(exc))
     elif failed:
         _kill_runs_of(study, store, failed)
     return failed
@@ -247,8 +250,12 @@ def _kill_runs_of(study: optuna.Study, store: Store, numbers: list[int]) -> None
                 "trial %d: could not end its MLflow run %s (%s); the next run or worker will",
                 t.number,
                 run_id,
-                " ".join(str(exc).split())[:200],
+                _brief(exc),
             )
+
+
+def _brief(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200]
 
 
 def _reason(trial: optuna.trial.FrozenTrial) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sweeps.errors import UserError
 from sweeps.store._locations import Store, init_lock, redact, scrub
+from sweeps.store._writer import Writer, retrying
 from sweeps.store.schema import (
     ARTIFACT_TRIALS,
     ROLE_PARENT,
@@ -35,12 +36,18 @@ from sweeps.store.schema import (
 
 class Tracker:
     """Thin, explicit-id wrapper over ``MlflowClient`` for one study: the only code that
-    talks to MLflow. Opening one finds or creates the study's experiment and parent run."""
+    talks to MLflow. Opening one finds or creates the study's experiment and parent run.
+
+    Writes go through a background :class:`~sweeps.store._writer.Writer` (batched, retried
+    while the server is down), off the training thread; what has to be done before the
+    caller goes on (creating a run, ending a trial's run, ending the parent) waits for
+    them, with a bound. Reads are synchronous."""
 
     def __init__(self, store: Store, study_name: str) -> None:
         self.store = store
         self.study_name = study_name
         self.client = store.mlflow
+        self.writer = Writer(self.client, name=f"sweeps-mlflow-{study_name}")
         uri = store.tracking_uri
         try:
             with init_lock(uri, "mlflow"):  # concurrent workers converge on one of each
@@ -107,29 +114,33 @@ class Tracker:
         """Create the trial's child run with all its params; returns the run id."""
         from mlflow.entities import Param
 
-        run = self.client.create_run(
-            self.experiment_id,
-            run_name=f"trial-{trial_number}",
-            tags={
-                TAG_PARENT: self.parent_run_id,
-                TAG_STUDY: self.study_name,
-                TAG_ROLE: ROLE_TRIAL,
-                TAG_TRIAL: str(trial_number),
-                TAG_STATE: "RUNNING",
-                **(tags or {}),
-            },
+        run = retrying(  # a server restarting: wait for it rather than lose the trial
+            lambda: self.client.create_run(
+                self.experiment_id,
+                run_name=f"trial-{trial_number}",
+                tags={
+                    TAG_PARENT: self.parent_run_id,
+                    TAG_STUDY: self.study_name,
+                    TAG_ROLE: ROLE_TRIAL,
+                    TAG_TRIAL: str(trial_number),
+                    TAG_STATE: "RUNNING",
+                    **(tags or {}),
+                },
+            ),
+            f"creating the run of trial {trial_number}",
         )
         run_id = str(run.info.run_id)
-        self.client.log_batch(
+        self.writer.batch(
             run_id, params=[Param(k, _param_str(v)) for k, v in sorted(params.items())]
         )
         return run_id
 
     def log_epoch(self, run_id: str, epoch: int, metrics: Mapping[str, float]) -> None:
+        """Queue one epoch's metrics (returns at once; see :class:`Writer`)."""
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self.client.log_batch(
+        self.writer.batch(
             run_id, metrics=[Metric(k, float(v), now, epoch) for k, v in metrics.items()]
         )
 
@@ -145,24 +156,34 @@ class Tracker:
         artifacts: Mapping[str, str] | None = None,
         status: str | None = None,
     ) -> None:
-        """Tag the run with its Optuna state and outcome, attach artifacts, end it."""
+        """Tag the run with its Optuna state and outcome, attach artifacts, end it; waits
+        (bounded) until all of the run's writes are done, so a run ends before its trial
+        is told (what the reaper relies on)."""
         from mlflow.entities import Metric, RunTag
 
         now = int(time.time() * 1000)
         tags = {TAG_STATE: state, TAG_OUTCOME: outcome, **(extra_tags or {})}
         if reason:
             tags[TAG_REASON] = reason[:5000]
-        self.client.log_batch(
+        self.writer.batch(
             run_id,
             metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()],
             tags=[RunTag(k, str(v)) for k, v in tags.items()],
         )
         for name, text in (artifacts or {}).items():
             self.log_text(run_id, text, name)
-        self.client.set_terminated(run_id, status or RUN_STATUS.get(state, "FINISHED"))
+        end = status or RUN_STATUS.get(state, "FINISHED")
+        self.writer.call(run_id, "end", lambda: self.client.set_terminated(run_id, end))
+        self.writer.flush()
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
-        self.client.log_text(run_id, text, artifact_file)
+        self.writer.call(
+            run_id, artifact_file, lambda: self.client.log_text(run_id, text, artifact_file)
+        )
+
+    def flush(self) -> bool:
+        """Wait (bounded) for every queued write; ``False`` if some are still pending."""
+        return self.writer.flush()
 
     # -- parent run ---------------------------------------------------------------
 
@@ -187,16 +208,20 @@ class Tracker:
             tags.append(RunTag(TAG_BEST_PARAMS, json.dumps(best_params, default=str)))
         for k, v in (extra_tags or {}).items():
             tags.append(RunTag(k, v))
-        self.client.log_batch(self.parent_run_id, metrics=metrics, tags=tags)
+        self.writer.batch(self.parent_run_id, metrics=metrics, tags=tags)
         if trials_csv is not None:
-            self.client.log_text(self.parent_run_id, trials_csv, ARTIFACT_TRIALS)
+            self.log_text(self.parent_run_id, trials_csv, ARTIFACT_TRIALS)
 
     def end_parent(self) -> None:
-        """Mark the parent run FINISHED (it is reopened when the study is resumed)."""
-        self.client.set_terminated(self.parent_run_id, "FINISHED")
+        """Mark the parent run FINISHED (it is reopened when the study is resumed); waits
+        (bounded) for every queued write: the command is done."""
+        parent = self.parent_run_id
+        self.writer.call(parent, "end", lambda: self.client.set_terminated(parent, "FINISHED"))
+        self.writer.flush()
 
     def reopen_parent(self) -> None:
-        self.client.update_run(self.parent_run_id, status="RUNNING")
+        parent = self.parent_run_id
+        self.writer.call(parent, "reopen", lambda: self.client.update_run(parent, status="RUNNING"))
 
     def kill_run(self, run_id: str, reason: str) -> None:
         """End a run left RUNNING by a dead worker as KILLED (MLflow never does this)."""
@@ -205,21 +230,23 @@ class Tracker:
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         from mlflow.entities import RunTag
 
-        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        self.writer.batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     # -- reading back -------------------------------------------------------------------
 
     def running_trial_runs(self) -> list[tuple[str, int]]:
-        """``(run id, trial number)`` of every trial run still RUNNING, in one search."""
+        """``(run id, trial number)`` of every trial run still RUNNING, in one search,
+        less the runs this tracker is still writing (not orphans: their end is queued)."""
         runs = self.client.search_runs(
             [self.experiment_id],
             filter_string=f"attributes.status = 'RUNNING' and tags.`{TAG_ROLE}` = '{ROLE_TRIAL}'",
             max_results=5000,
         )
         out = []
+        mine = self.writer.pending_runs()
         for run in runs:
             number = run.data.tags.get(TAG_TRIAL, "")
-            if number.isdigit():
+            if number.isdigit() and run.info.run_id not in mine:
                 out.append((str(run.info.run_id), int(number)))
         return out
 
