@@ -481,6 +481,7 @@ def _log_report(tracker: Tracker, report: DoctorReport) -> None:
             TAG_FIXES: "; ".join(p.change for p in report.fixes)[:5000],
         },
     )
+    tracker.flush()  # the report is stored when the command says so
 
 
 __all__ = [

@@ -263,6 +263,7 @@ def log_stability(report: StabilityReport, store: Store) -> str:
             TAG_DIVERGED: f"{report.diverged}/{report.finished}",
         },
     )
+    tracker.flush()  # stored when the command says so
     return run_id
 
 

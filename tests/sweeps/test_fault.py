@@ -351,7 +351,7 @@ def test_sigint_mid_trial_ends_it_cleanly_and_the_study_resumes(
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("command", ["status", "trials"])
+@pytest.mark.parametrize("command", ["status", pytest.param("trials", marks=pytest.mark.slow)])
 def test_a_read_command_applies_the_heartbeat_rule_when_no_worker_is_left(
     pg_databases, write_space, tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:

@@ -11,9 +11,9 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
+from benchmarks._mlflow_server import MlflowServer
 from sweeps.store import load_existing, resolve_store
 from sweeps.store.schema import ATTR_EPOCHS_RUN, ATTR_RUN_ID, TAG_ROLE
-from tests.sweeps.mlflow_server import MlflowServer
 from tests.sweeps.pg import pg_databases
 
 __all__ = ["pg_databases"]

@@ -144,9 +144,8 @@ def test_dashboard_stops_and_frees_its_port(sig: int, tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize(
-    "sig", [signal.SIGTERM, pytest.param(signal.SIGHUP, marks=pytest.mark.slow)]
-)
+@pytest.mark.slow  # SIGINT: test_workers.py's Ctrl-C test, in the default suite
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_run_workers_stops_every_worker(sig: int, write_space, tmp_path: Path) -> None:
     """(SIGINT: test_workers.py's Ctrl-C test.) Each worker ends its trial cleanly."""
     space = write_space("sig", study={"trials": 8}, params={"epochs": 150, "batch_size": 50})

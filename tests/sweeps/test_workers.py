@@ -181,6 +181,7 @@ def test_ctrl_c_to_run_workers_ends_every_trial_cleanly(write_space, tmp_path: P
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_four_workers_topping_up_on_postgresql_take_exactly_the_target(
     cli, write_space, tmp_path: Path, pg_databases
 ) -> None:
