@@ -1,0 +1,91 @@
+"""The tracker's background writer: batches per run, order kept, transient failures
+retried until they pass, rejected writes dropped, flush bounded."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException, RestException
+
+from sweeps.store import _writer
+from sweeps.store._writer import Writer, transient
+
+
+class FlakyClient:
+    """Fails the first ``down`` requests as a stopped server would, then records them."""
+
+    def __init__(self, down: int = 0, gate: threading.Event | None = None) -> None:
+        self.down, self.gate = down, gate
+        self.requests: list[tuple[str, Any]] = []
+        self.attempts = 0
+
+    def log_batch(self, run_id: str, metrics=(), params=(), tags=()) -> None:
+        if self.gate is not None:
+            self.gate.wait()
+        self.attempts += 1
+        if self.attempts <= self.down:
+            raise ConnectionError("Connection refused")
+        self.requests.append((run_id, ([m.step for m in metrics], len(params), len(tags))))
+
+    def end(self, run_id: str) -> None:
+        self.requests.append((run_id, "end"))
+
+
+def test_batches_of_a_run_are_merged_in_order_and_ends_stay_in_place(monkeypatch) -> None:
+    gate = threading.Event()
+    client = FlakyClient(gate=gate)
+    w = Writer(client)
+    w.batch("a", params=[Param("p", "1")])
+    time.sleep(0.2)  # the thread now waits on the gate with that first request
+    for step in (1, 2, 3):
+        w.batch("a", metrics=[Metric("loss", 1.0, 0, step)])
+    w.batch("b", tags=[RunTag("t", "x")])
+    w.call("a", "end", lambda: client.end("a"))
+    assert w.pending_runs() == {"a", "b"}
+    gate.set()
+    assert w.flush(timeout=10)
+    assert client.requests == [
+        ("a", ([], 1, 0)),
+        ("a", ([1, 2, 3], 0, 0)),  # three epochs, one request
+        ("b", ([], 0, 1)),
+        ("a", "end"),
+    ]
+    assert w.pending_runs() == set()
+
+
+def test_a_server_that_is_down_is_retried_until_it_answers(monkeypatch) -> None:
+    monkeypatch.setattr(_writer, "BACKOFF_S", (0.01,))
+    client = FlakyClient(down=5)
+    w = Writer(client)
+    w.batch("a", metrics=[Metric("loss", 1.0, 0, 1)])
+    assert w.flush(timeout=10)
+    assert client.attempts == 6 and client.requests == [("a", ([1], 0, 0))]
+
+
+def test_flush_is_bounded_and_the_writes_go_on_in_the_background(monkeypatch) -> None:
+    monkeypatch.setattr(_writer, "BACKOFF_S", (0.05,))
+    client = FlakyClient(down=30)
+    w = Writer(client)
+    w.batch("a", metrics=[Metric("loss", 1.0, 0, 1)])
+    started = time.monotonic()
+    assert not w.flush(timeout=0.3)
+    assert time.monotonic() - started < 2
+    assert w.pending_runs() == {"a"}
+    assert w.flush(timeout=20)  # the outage ends: nothing was lost
+    assert client.requests == [("a", ([1], 0, 0))]
+
+
+def test_what_mlflow_rejects_is_not_retried() -> None:
+    """As the REST client raises them: 5xx and transport errors may pass, 4xx will not."""
+
+    def rest(code: str) -> RestException:
+        return RestException({"error_code": code, "message": "..."})
+
+    assert transient(ConnectionError("refused"))
+    assert transient(MlflowException("API request failed: Max retries exceeded"))
+    assert transient(rest("TEMPORARILY_UNAVAILABLE"))
+    assert not transient(rest("INVALID_PARAMETER_VALUE"))
+    assert not transient(rest("RESOURCE_DOES_NOT_EXIST"))
