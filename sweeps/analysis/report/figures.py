@@ -45,6 +45,7 @@ OUTCOME_COLORS = {
     "pruned": "#ff7f0e",
     "diverged": "#d62728",
     "stuck": "#9467bd",
+    "slow": "#dbb40c",
     "exploded": "#8c2d04",
     "saturated": "#e377c2",
     "dead_units": "#17becf",
