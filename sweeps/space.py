@@ -5,6 +5,12 @@ A file has two sections::
     study:   {name, metric, direction, sampler, seed, pruner, trials, ...}
     params:  {<trainer parameter>: <fixed value> | {type: float|int|categorical, ...}}
 
+``hidden_layers`` may also be a depth x width space, sampled define-by-run (a layer that
+does not exist in a trial never reaches the sampler)::
+
+    hidden_layers: {depth: {low: 1, high: 3}, width: {low: 16, high: 256, log: true},
+                    per_layer: true}
+
 Every problem in a file is collected with its key path (``params.learning_rate.low``)
 and reported at once. Choices and bounds are also checked against the trainer's own
 rules, so a sweep never starts with a value that every trial would reject.
@@ -82,6 +88,79 @@ class StudySettings:
     description: str = ""
 
 
+LAYER_DEPTH_PARAM = "n_layers"
+LAYER_WIDTH_PARAM = "width"
+"""Optuna parameter names of a depth x width space: ``n_layers``, then ``width`` (shared)
+or ``width_0`` .. ``width_{n-1}`` (one per existing layer)."""
+_LAYER_KEYS = ("depth", "width", "per_layer")
+_DEPTH_KEYS = ("low", "high")
+_WIDTH_KEYS = ("low", "high", "log", "step", "choices")
+
+
+@dataclass(frozen=True)
+class LayerSpace:
+    """``hidden_layers`` as a number of layers and their widths (conditional parameters)."""
+
+    depth_low: int
+    depth_high: int
+    width: BaseDistribution
+    per_layer: bool = True
+
+    def suggest(self, trial: optuna.Trial) -> tuple[int, ...]:
+        """Sample the depth, then one width per existing layer (or one shared width)."""
+        depth = trial.suggest_int(LAYER_DEPTH_PARAM, self.depth_low, self.depth_high)
+        if not self.per_layer:
+            return (_suggest_width(trial, LAYER_WIDTH_PARAM, self.width),) * depth
+        return tuple(
+            _suggest_width(trial, f"{LAYER_WIDTH_PARAM}_{i}", self.width) for i in range(depth)
+        )
+
+    def decode(self, suggested: Mapping[str, Any]) -> tuple[int, ...] | None:
+        """The architecture from sampled values, ``None`` when they hold no depth."""
+        if LAYER_DEPTH_PARAM not in suggested:
+            return None
+        depth = int(suggested[LAYER_DEPTH_PARAM])
+        if not self.per_layer:
+            return (int(suggested[LAYER_WIDTH_PARAM]),) * depth
+        return tuple(int(suggested[f"{LAYER_WIDTH_PARAM}_{i}"]) for i in range(depth))
+
+    def is_param(self, name: str) -> bool:
+        return name == LAYER_DEPTH_PARAM or name.startswith(LAYER_WIDTH_PARAM)
+
+    def architecture_count(self) -> float:
+        """How many distinct architectures the space holds (``inf`` when huge)."""
+        if isinstance(self.width, CategoricalDistribution):
+            n = float(len(self.width.choices))
+        else:
+            assert isinstance(self.width, IntDistribution)
+            n = float((self.width.high - self.width.low) // self.width.step + 1)
+        depths = range(self.depth_low, self.depth_high + 1)
+        return float(sum(n ** (d if self.per_layer else 1) for d in depths))
+
+    def largest(self) -> tuple[int, ...]:
+        """The widest, deepest architecture (memory sizing of a population)."""
+        if isinstance(self.width, CategoricalDistribution):
+            top = max(int(c) for c in self.width.choices)  # type: ignore[arg-type]
+        else:
+            assert isinstance(self.width, IntDistribution)
+            top = self.width.high
+        return (top,) * self.depth_high
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "depth": [self.depth_low, self.depth_high],
+            "width": optuna.distributions.distribution_to_json(self.width),
+            "per_layer": self.per_layer,
+        }
+
+
+def _suggest_width(trial: optuna.Trial, name: str, dist: BaseDistribution) -> int:
+    if isinstance(dist, CategoricalDistribution):
+        return int(trial.suggest_categorical(name, dist.choices))  # type: ignore[arg-type]
+    assert isinstance(dist, IntDistribution)
+    return trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+
+
 @dataclass(frozen=True)
 class SearchSpace:
     """Study settings, Optuna distributions for swept params, and the fixed params."""
@@ -91,13 +170,27 @@ class SearchSpace:
     fixed: dict[str, Any]
     source: str = ""
     _encoded: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    layers: LayerSpace | None = None
+
+    def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
+        """Sample an asked trial's conditional parameters (the depth x width space) and
+        return its full parameter dict; every place that asks a trial goes through here."""
+        if self.layers is not None:
+            self.layers.suggest(trial)
+        return self.params_for(trial.params)
 
     def params_for(self, suggested: Mapping[str, Any]) -> dict[str, Any]:
         """Full parameter dict for a trial: defaults <- fixed <- suggested (decoded)."""
         params = dict(DEFAULTS)
         params.update(self.fixed)
         for name, value in suggested.items():
+            if self.layers is not None and self.layers.is_param(name):
+                continue
             params[name] = self._encoded.get(name, {}).get(value, value)
+        if self.layers is not None:
+            arch = self.layers.decode(suggested)
+            if arch is not None:
+                params["hidden_layers"] = list(arch)
         return params
 
     def config_for(self, suggested: Mapping[str, Any]) -> TrainConfig:
@@ -113,6 +206,7 @@ class SearchSpace:
             {
                 "distributions": dists,
                 "fixed": self.fixed,
+                "layers": self.layers.to_json() if self.layers else None,
                 "metric": self.settings.metric,
                 "direction": self.settings.direction,
             },
@@ -153,12 +247,15 @@ def parse_space(
     distributions: dict[str, BaseDistribution] = {}
     fixed: dict[str, Any] = {}
     encoded: dict[str, dict[str, Any]] = {}
+    layers: LayerSpace | None = None
     for name, spec in params_raw.items():
         path = f"params.{name}"
         if name not in FIELD_NAMES:
             problems.append(_unknown(str(name), list(FIELD_NAMES), "params."))
             continue
-        if isinstance(spec, Mapping):
+        if name == "hidden_layers" and isinstance(spec, Mapping) and "type" not in spec:
+            layers = _parse_layers(spec, path, problems)
+        elif isinstance(spec, Mapping):
             dist, codes = _parse_spec(str(name), spec, path, problems)
             if dist is not None:
                 distributions[str(name)] = dist
@@ -178,7 +275,70 @@ def parse_space(
     if problems:
         where = f"search space '{source}'" if source else "search space"
         raise UserError(f"{where}: {len(problems)} problem(s)", [f"{where}: {p}" for p in problems])
-    return SearchSpace(settings, distributions, fixed, source, encoded)
+    return SearchSpace(settings, distributions, fixed, source, encoded, layers)
+
+
+def _parse_layers(spec: Mapping[str, Any], path: str, problems: list[str]) -> LayerSpace | None:
+    """``{depth: {low, high}, width: {low, high, log, step} | {choices}, per_layer}``."""
+    before = len(problems)
+    for key in spec:
+        if key not in _LAYER_KEYS:
+            problems.append(_unknown(str(key), list(_LAYER_KEYS), f"{path}."))
+    depth, width = spec.get("depth"), spec.get("width")
+    for key, val in (("depth", depth), ("width", width)):
+        if not isinstance(val, Mapping):
+            problems.append(
+                f"{path}.{key}: must be a mapping such as {{low: 1, high: 3}}, got {_fmt(val)}"
+            )
+    per_layer = spec.get("per_layer", True)
+    if not isinstance(per_layer, bool):
+        problems.append(f"{path}.per_layer: must be true or false, got {_fmt(per_layer)}")
+    if len(problems) > before:
+        return None
+    assert isinstance(depth, Mapping) and isinstance(width, Mapping)
+    for key in depth:
+        if key not in _DEPTH_KEYS:
+            problems.append(_unknown(str(key), list(_DEPTH_KEYS), f"{path}.depth."))
+    for key in width:
+        if key not in _WIDTH_KEYS:
+            problems.append(_unknown(str(key), list(_WIDTH_KEYS), f"{path}.width."))
+    d_low: Any = depth.get("low")
+    d_high: Any = depth.get("high")
+    for key, val in (("low", d_low), ("high", d_high)):
+        if not isinstance(val, int) or isinstance(val, bool) or not 1 <= val <= 16:
+            problems.append(f"{path}.depth.{key}: must be an integer from 1 to 16, got {_fmt(val)}")
+    if len(problems) == before and d_low > d_high:
+        problems.append(f"{path}.depth: low must be <= high, got low={d_low} high={d_high}")
+    dist: BaseDistribution | None
+    if "choices" in width:
+        extra = [k for k in width if k != "choices"]
+        if extra:
+            problems.append(f"{path}.width: choices cannot be used with {', '.join(extra)}")
+        choices = width["choices"]
+        if (
+            not isinstance(choices, list)
+            or not choices
+            or not all(isinstance(c, int) and not isinstance(c, bool) for c in choices)
+            or not all(1 <= c <= 100_000 for c in choices)
+            or len(set(choices)) != len(choices)
+        ):
+            problems.append(
+                f"{path}.width.choices: must be distinct integers from 1 to 100000, "
+                f"got {_fmt(choices)}"
+            )
+        dist = None if len(problems) > before else CategoricalDistribution(list(choices))
+    else:
+        dist, _ = _parse_spec(
+            "width", {"type": "int", **width}, f"{path}.width", problems, trainer=False
+        )
+        if isinstance(dist, IntDistribution) and not 1 <= dist.low <= dist.high <= 100_000:
+            problems.append(
+                f"{path}.width: must lie from 1 to 100000 units, "
+                f"got low={dist.low} high={dist.high}"
+            )
+    if len(problems) > before or dist is None:
+        return None
+    return LayerSpace(int(d_low), int(d_high), dist, per_layer)
 
 
 def _parse_settings(
@@ -239,7 +399,7 @@ def _parse_settings(
 
 
 def _parse_spec(
-    name: str, spec: Mapping[str, Any], path: str, problems: list[str]
+    name: str, spec: Mapping[str, Any], path: str, problems: list[str], *, trainer: bool = True
 ) -> tuple[BaseDistribution | None, dict[str, Any]]:
     kind = spec.get("type")
     if kind not in _SPEC_KEYS:
@@ -295,7 +455,7 @@ def _parse_spec(
         problems.append(f"{path}: step and log cannot be used together, got step={step}")
     if len(problems) > before:
         return None, {}
-    for key, val in (("low", low), ("high", high)):
+    for key, val in (("low", low), ("high", high)) if trainer else ():
         _, error = validate_field(name, int(val) if kind == "int" else float(val))
         if error:
             problems.append(f"{path}.{key}: {error.split(': ', 1)[1]}")

@@ -79,7 +79,7 @@ class TrialSession:
         """``params`` replaces what the space makes of the sampled values (the doctor's
         probes are given whole configs); ``tags`` go on the MLflow run."""
         self.study, self.space, self.tracker, self.trial = study, space, tracker, trial
-        self.params = dict(params) if params is not None else space.params_for(trial.params)
+        self.params = dict(params) if params is not None else space.suggest(trial)
         tags = {schema.TAG_ENGINE: engine, **(tags or {})}
         # A retried trial (dead worker) arrives with the original's user attributes.
         retry_of = optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(

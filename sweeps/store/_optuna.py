@@ -68,8 +68,13 @@ def open_storage(store: Store) -> Any:
         raise UserError(f"--storage {redact(store.storage_url)}: cannot connect ({msg})") from None
 
 
-def make_sampler(settings: StudySettings) -> optuna.samplers.BaseSampler:
-    """TPE by default; ``constant_liar`` keeps parallel workers from piling on one point."""
+def make_sampler(
+    settings: StudySettings, *, conditional: bool = False
+) -> optuna.samplers.BaseSampler:
+    """TPE by default; ``constant_liar`` keeps parallel workers from piling on one point.
+
+    ``conditional``: the space samples define-by-run parameters (a depth x width space),
+    so multivariate TPE groups parameters that occur together (``group=True``)."""
     if settings.sampler == "random":
         return optuna.samplers.RandomSampler(seed=settings.seed)
     if settings.sampler == "qmc":
@@ -81,6 +86,7 @@ def make_sampler(settings: StudySettings) -> optuna.samplers.BaseSampler:
         n_startup_trials=min(10, max(settings.trials // 3, 1)),
         constant_liar=True,
         multivariate=True,
+        group=conditional,
     )
 
 
@@ -104,7 +110,8 @@ def open_study(space: SearchSpace, store: Store) -> optuna.Study:
     """Create the study, or resume it when the stored search space is the same."""
     settings = space.settings
     storage = store.optuna
-    sampler, pruner = make_sampler(settings), make_pruner(settings)
+    sampler = make_sampler(settings, conditional=space.layers is not None)
+    pruner = make_pruner(settings)
     fingerprint = space.fingerprint()
     try:
         study = optuna.load_study(

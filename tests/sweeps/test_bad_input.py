@@ -63,6 +63,23 @@ SPACES: dict[str, Any] = {
     "unknown_study_key": _space("k", trails=3),
     "bad_metric": _space("k", metric="f1"),
     "incompatible": _space("existing", {"learning_rate": 0.5}),
+    "depth0": _space(
+        "d", {"hidden_layers": {"depth": {"low": 0, "high": 2}, "width": {"low": 8, "high": 32}}}
+    ),
+    "width_low_high": _space(
+        "d", {"hidden_layers": {"depth": {"low": 1, "high": 2}, "width": {"low": 64, "high": 8}}}
+    ),
+    "layers_unknown_key": _space(
+        "d",
+        {
+            "hidden_layers": {
+                "depth": {"low": 1, "high": 2},
+                "width": {"low": 8, "high": 9},
+                "per_layers": True,
+            }
+        },
+    ),
+    "width_missing": _space("d", {"hidden_layers": {"depth": {"low": 1, "high": 2}}}),
 }
 
 # (id, argv, what the one error line must contain). Placeholders: {root} the existing
@@ -135,6 +152,26 @@ CASES: list[tuple[str, list[str], str]] = [
         "study-reused-with-other-space",
         ["run", "{f}/incompatible.yaml"],
         "study 'existing': exists with a different search space",
+    ),
+    (
+        "layers-depth-0",
+        ["run", "{f}/depth0.yaml"],
+        "params.hidden_layers.depth.low: must be an integer from 1 to 16, got 0",
+    ),
+    (
+        "layers-width-low-above-high",
+        ["run", "{f}/width_low_high.yaml"],
+        "params.hidden_layers.width: low must be <= high, got low=64 high=8",
+    ),
+    (
+        "layers-unknown-key",
+        ["run", "{f}/layers_unknown_key.yaml"],
+        "params.hidden_layers.per_layers: unknown key; did you mean 'per_layer'?",
+    ),
+    (
+        "layers-width-missing",
+        ["run", "{f}/width_missing.yaml"],
+        "params.hidden_layers.width: must be a mapping such as {low: 1, high: 3}, got None",
     ),
     ("missing-space-file", ["run", "{f}/nope.yaml"], "nope.yaml': file not found"),
     (
