@@ -19,6 +19,7 @@ rules, so a sweep never starts with a value that every trial would reject.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import json
 import math
 from collections.abc import Mapping
@@ -34,6 +35,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from sweeps.budget import parse_duration
 from sweeps.errors import UserError
 from sweeps.files import read_mapping
 from trainer.config import DEFAULTS, FIELD_NAMES, ConfigError, TrainConfig, validate_field
@@ -43,14 +45,19 @@ METRICS = {
     "val_loss": "minimize",
     "accuracy": "maximize",
     "loss": "minimize",
+    "params_count": "minimize",
+    "seconds_per_epoch": "minimize",
 }
-SAMPLERS = ("tpe", "random", "qmc")
+"""Objectives and their natural directions: the last epoch's metrics, the network's
+parameter count (weights and biases) and its mean training seconds per epoch."""
+SAMPLERS = ("tpe", "random", "qmc", "gp", "cmaes", "nsgaii")
 PRUNERS = ("median", "percentile", "hyperband", "successive_halving", "none")
 ENGINES = ("auto", "single", "population")
 _STUDY_KEYS = (
     "name",
     "metric",
     "direction",
+    "metrics",
     "sampler",
     "seed",
     "pruner",
@@ -60,6 +67,7 @@ _STUDY_KEYS = (
     "trials",
     "engine",
     "cohort_size",
+    "timeout",
     "description",
 )
 _SPEC_KEYS = {
@@ -86,6 +94,24 @@ class StudySettings:
     engine: str = "auto"
     cohort_size: int | None = None
     description: str = ""
+    metrics: tuple[str, ...] = ()
+    timeout: float | None = None
+    """Seconds after which a ``run``/``worker`` starts no new trial (``--timeout`` wins)."""
+    directions: tuple[str, ...] = ()
+
+    @property
+    def objectives(self) -> tuple[str, ...]:
+        """The objective names, first one first (one name for a single-objective study)."""
+        return self.metrics or (self.metric,)
+
+    @property
+    def objective_directions(self) -> tuple[str, ...]:
+        return self.directions or (self.direction,)
+
+    @property
+    def multi(self) -> bool:
+        """Several objectives: a multi-objective study with a Pareto front."""
+        return len(self.objectives) > 1
 
 
 LAYER_DEPTH_PARAM = "n_layers"
@@ -202,8 +228,12 @@ class SearchSpace:
             n: optuna.distributions.distribution_to_json(d)
             for n, d in sorted(self.distributions.items())
         }
+        extra: dict[str, Any] = {}
+        if self.settings.multi:
+            extra = {"metrics": self.settings.metrics, "directions": self.settings.directions}
         return json.dumps(
             {
+                **extra,
                 "distributions": dists,
                 "fixed": self.fixed,
                 "layers": self.layers.to_json() if self.layers else None,
@@ -267,6 +297,8 @@ def parse_space(
                 problems.append(f"{path}: {error.split(': ', 1)[1]}")
             else:
                 fixed[str(name)] = _plain(value)
+    if not problems:
+        problems.extend(_sampler_problems(settings, distributions, layers))
     if not problems:
         try:  # the fixed values together (and defaults) must make a valid config
             TrainConfig.from_dict({**DEFAULTS, **fixed})
@@ -360,6 +392,8 @@ def _parse_settings(
     if direction not in ("maximize", "minimize"):
         problems.append(f"study.direction: must be maximize or minimize, got {_fmt(direction)}")
     values["direction"] = direction
+    if "metrics" in raw:
+        _parse_metrics(raw, values, problems)
     for key, choices in (("sampler", SAMPLERS), ("pruner", PRUNERS), ("engine", ENGINES)):
         if key in raw:
             val = raw[key]
@@ -392,10 +426,91 @@ def _parse_settings(
         values["prune_on_signals"] = flag
     if "description" in raw:
         values["description"] = str(raw["description"])
+    if raw.get("timeout") is not None:
+        try:
+            values["timeout"] = parse_duration(raw["timeout"], "study.timeout")
+        except ValueError as exc:
+            problems.append(str(exc))
     try:
         return StudySettings(**values)
     except TypeError:  # pragma: no cover - guarded by the checks above
         return StudySettings(name=str(name))
+
+
+def _sampler_problems(
+    settings: StudySettings, distributions: Mapping[str, BaseDistribution], layers: Any
+) -> list[str]:
+    """What the chosen sampler cannot handle in this space, one line each.
+
+    ``cmaes`` models numbers only and one objective; ``nsgaii`` is for several objectives;
+    ``gp`` needs torch (Optuna's GPSampler imports it), which sweeps does not install."""
+    name = settings.sampler
+    got = f"got {name!r}"
+    numeric = layers is not None or any(
+        not isinstance(d, CategoricalDistribution) for d in distributions.values()
+    )
+    if name == "cmaes" and settings.multi:
+        return [f"study.sampler: cmaes handles a single objective (use nsgaii or tpe), {got}"]
+    if name == "cmaes" and not numeric:
+        return [
+            "study.sampler: cmaes needs at least one float or int parameter, the space sweeps "
+            f"only categorical ones (use tpe or random), {got}"
+        ]
+    if name == "nsgaii" and not settings.multi:
+        return [f"study.sampler: nsgaii needs several study.metrics (use tpe), {got}"]
+    if name == "gp" and importlib.util.find_spec("torch") is None:
+        return [f"study.sampler: gp needs torch: pip install torch (or use tpe), {got}"]
+    return []
+
+
+def _parse_metrics(raw: Mapping[str, Any], values: dict[str, Any], problems: list[str]) -> None:
+    """``metrics: [val_accuracy, {name: params_count, direction: minimize}, ...]``."""
+    items = raw["metrics"]
+    if "metric" in raw or "direction" in raw:
+        problems.append("study.metrics: use either metric/direction or metrics, not both")
+        return
+    if not isinstance(items, list) or not items:
+        problems.append(
+            f"study.metrics: must be a non-empty list of metric names, got {_fmt(items)}"
+        )
+        return
+    names: list[str] = []
+    directions: list[str] = []
+    for i, item in enumerate(items):
+        where = f"study.metrics[{i}]"
+        name, direction = item, None
+        if isinstance(item, Mapping):
+            for key in item:
+                if key not in ("name", "direction"):
+                    problems.append(_unknown(str(key), ["name", "direction"], f"{where}."))
+            name, direction = item.get("name"), item.get("direction")
+        if name not in METRICS:
+            problems.append(f"{where}: must be one of {', '.join(METRICS)}, got {_fmt(name)}")
+            continue
+        direction = METRICS[name] if direction is None else direction
+        if direction not in ("maximize", "minimize"):
+            problems.append(
+                f"{where}.direction: must be maximize or minimize, got {_fmt(direction)}"
+            )
+            continue
+        if name in names:
+            problems.append(f"{where}: duplicate metric {_fmt(name)}")
+            continue
+        names.append(name)
+        directions.append(direction)
+    if len(names) != len(items):
+        return
+    values["metric"], values["direction"] = names[0], directions[0]
+    if len(names) > 1:
+        values["metrics"], values["directions"] = tuple(names), tuple(directions)
+        pruner = raw.get("pruner", "none")
+        if pruner not in ("none", None, False):
+            problems.append(
+                "study.pruner: Optuna's pruners need a single objective; use none with "
+                "several metrics (divergence and prune_on_signals still stop bad trials), "
+                f"got {_fmt(pruner)}"
+            )
+        values["pruner"] = "none"
 
 
 def _parse_spec(
