@@ -430,12 +430,24 @@ def ui(
     ] = "127.0.0.1",
     tracking_uri: TrackingOpt = None,
     root: RootOpt = None,
+    study: Annotated[
+        str | None, typer.Argument(help="Study whose runs to land on (default: the root).")
+    ] = None,
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the URL in a browser once the UI is up.")
+    ] = False,
 ) -> None:
-    """Start the MLflow UI on this project's store and print its URL."""
-    from sweeps.cli.ui import serve_ui
+    """Start the MLflow UI on this project's store and print its URL: with STUDY, the URL
+    of the study's runs (its parent run and trial runs)."""
+    from sweeps.cli.ui import open_when_up, serve_ui, ui_url
+    from sweeps.store import find_experiment_id
 
     store = _store(None, tracking_uri, root)
-    raise typer.Exit(serve_ui(store, host=host, port=port, console=console))
+    experiment = find_experiment_id(store, study) if study is not None else None
+    url = ui_url(host, port, experiment)
+    if open_browser:
+        open_when_up(url, f"{ui_url(host, port)}/health")
+    raise typer.Exit(serve_ui(store, host=host, port=port, console=console, url=url, study=study))
 
 
 @app.command()

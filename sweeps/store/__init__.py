@@ -19,7 +19,14 @@ from sweeps.store._locations import (
     scrub,
     with_pg_driver,
 )
-from sweeps.store._mlflow import Tracker, connect, find_parent_run, log_text, metric_history
+from sweeps.store._mlflow import (
+    Tracker,
+    connect,
+    find_experiment_id,
+    find_parent_run,
+    log_text,
+    metric_history,
+)
 from sweeps.store._optuna import (
     accounted_trials,
     best_trial,
@@ -51,6 +58,7 @@ __all__ = [
     "accounted_trials",
     "best_trial",
     "connect",
+    "find_experiment_id",
     "find_parent_run",
     "frozen_trial",
     "heartbeat_settings",

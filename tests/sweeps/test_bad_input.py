@@ -326,6 +326,11 @@ CASES: list[tuple[str, list[str], str]] = [
     ),
     ("status-unknown-study", ["status", "nope"], "study 'nope': not found in"),
     ("ui-port-in-use", ["ui", "--port", "{busy}"], "is already in use; pick another with --port"),
+    (
+        "ui-unknown-study",
+        ["ui", "nope"],
+        "study 'nope': no MLflow experiment in",
+    ),
     ("ui-port-out-of-range", ["ui", "--port", "70000"], "Invalid value for '--port'"),
 ]
 
