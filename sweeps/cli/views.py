@@ -74,6 +74,9 @@ def render_status(study: optuna.Study) -> Group:
         table.add_column("value")
         for name, value in sorted(best.params.items()):
             table.add_row(name, f"{value:.4g}" if isinstance(value, float) else str(value))
+        if "n_layers" in best.params:  # a depth x width space: the architecture it makes
+            layers = (best.user_attrs.get(ATTR_PARAMS) or {}).get("hidden_layers")
+            table.add_row("(hidden_layers)", str(layers))
         parts.append(table)
     return Group(*parts)
 

@@ -114,3 +114,4 @@ def test_multi_objective_sweep_front_status_report_export(cli, write_space, tmp_
     assert cli("report", "mo", "--out", html, "--root", root).code == 0
     page = html.read_text()
     assert "id='pareto'" in page and "id='pareto-table'" in page
+    assert '"name":"Pareto front"' in page and '"name":"dominated"' in page

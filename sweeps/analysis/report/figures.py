@@ -575,6 +575,7 @@ def pareto_section(study: optuna.Study, trials: Sequence[FrozenTrial]) -> Sectio
             fig = optuna.visualization.plot_pareto_front(
                 study, target_names=names, include_dominated_trials=True
             )
+            _restyle_pareto(fig, len(front), names)
             fig.update_layout(height=480, title=None, margin={"t": 30})
             section.figures.append(fig)
         except Exception as exc:
@@ -592,6 +593,23 @@ def pareto_section(study: optuna.Study, trials: Sequence[FrozenTrial]) -> Sectio
         f"<tbody>{rows}</tbody></table>"
     )
     return section
+
+
+def _restyle_pareto(fig: Any, n_front: int, names: Sequence[str]) -> None:
+    """Front in red, dominated trials in grey (Optuna shades both by trial number, which
+    leaves early front trials nearly white); sizes and counts on a log axis."""
+    for trace in fig.data:
+        on_front = len(trace.x) == n_front and trace is fig.data[-1]
+        trace.marker.color = "#d62728" if on_front else "#9e9e9e"
+        trace.marker.showscale = False
+        trace.marker.size = 11 if on_front else 8
+        trace.name = "Pareto front" if on_front else "dominated"
+        trace.showlegend = True
+    fig.update_layout(legend={"x": 1.02, "y": 1})
+    axes = ("xaxis", "yaxis", "zaxis")
+    for axis, name in zip(axes, names, strict=False):
+        if name in ("params_count", "seconds_per_epoch") and len(names) == 2:
+            fig.update_layout({axis: {"type": "log"}})
 
 
 def _single_note(names: Sequence[str]) -> str:
