@@ -228,15 +228,16 @@ class SearchSpace:
             n: optuna.distributions.distribution_to_json(d)
             for n, d in sorted(self.distributions.items())
         }
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {}  # only what is new, so older studies still resume
         if self.settings.multi:
             extra = {"metrics": self.settings.metrics, "directions": self.settings.directions}
+        if self.layers is not None:
+            extra["layers"] = self.layers.to_json()
         return json.dumps(
             {
                 **extra,
                 "distributions": dists,
                 "fixed": self.fixed,
-                "layers": self.layers.to_json() if self.layers else None,
                 "metric": self.settings.metric,
                 "direction": self.settings.direction,
             },

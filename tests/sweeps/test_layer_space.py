@@ -134,3 +134,11 @@ def test_depth_width_sweep_exports_a_plain_architecture(cli, write_space, tmp_pa
     assert not {"n_layers", "width_0"} & set(params)
     res = cli("train", "--params", out, "--no-track")
     assert f"val accuracy {study.best_value:.4f}" in res.out, res
+
+
+def test_plain_space_fingerprint_is_unchanged_so_old_studies_resume() -> None:
+    import json
+
+    plain = parse_space({"study": {"name": "p"}, "params": {"learning_rate": 0.1}})
+    assert set(json.loads(plain.fingerprint())) == {"distributions", "fixed", "metric", "direction"}
+    assert "layers" in json.loads(_space(_layers()).fingerprint())
