@@ -134,7 +134,7 @@ class DoctorReport:
 
 
 def is_fix(baseline: ProbeResult, probe: ProbeResult) -> bool:
-    """A change fixes a failing run (diverged, exploded, symmetric, stuck) when its run
+    """A change fixes a failing run (diverged, exploded, symmetric, stuck, slow) when its run
     learns (``ok``, or only a mild label remains: dead units, saturation); it fixes a
     run with a mild label when its run is ``ok``."""
     if baseline.outcome == "ok":
@@ -337,16 +337,21 @@ def evidence_text(p: ProbeResult) -> str:
     elif label == "exploded":
         ratios = []
         if ev.get("loss_ratio", 0) > 1:
-            ratios.append(f"loss x{ev['loss_ratio']:.2g}")
-        if ev.get("grad_ratio", 0) > 1:
-            ratios.append(f"grad norm x{ev['grad_ratio']:.2g}")
-        text = ", ".join(ratios) + " of initial"
+            ratios.append(f"loss x{ev['loss_ratio']:.2g} of initial")
+        if ev.get("grad_spike_ratio", 0) > 1:
+            ratios.append(f"grad norm x{ev['grad_spike_ratio']:.2g} of its running median")
+        text = ", ".join(ratios) or p.reason[:80]
     elif label == "symmetric":
         text = f"{int(ev.get('symmetric_layers', 0))} layer(s) of identical units"
     elif label == "stuck":
         text = (
             f"test acc {ev.get('test_accuracy', nan):.3f} <= chance "
             f"{ev.get('chance_accuracy', nan):.3f}+margin"
+        )
+    elif label == "slow":
+        text = (
+            f"loss falling ({ev.get('loss_drop', nan):.1%} below initial) but test acc "
+            f"{ev.get('test_accuracy', nan):.3f} still at chance"
         )
     elif label == "dead_units":
         text = f"{ev.get('dead_fraction', nan):.0%} of ReLUs dead"

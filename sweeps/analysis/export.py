@@ -1,5 +1,11 @@
-"""``sweeps export`` / ``sweeps trials``: the best config as a retrainable file, every
-trial as a table."""
+"""``sweeps export`` / ``sweeps trials``: the best config (or a picked point of a Pareto
+front) as a retrainable file, every trial as a table.
+
+``--pick`` rules: a trial number (``--pick 12``); ``best:<objective>`` (the COMPLETE trial
+best on that objective); ``knee`` (the Pareto-front trial closest to the ideal point once
+each objective is scaled to [0, 1] over the front: the balanced trade-off). Without
+``--pick``: the best trial, or with several objectives the front's best on the first one.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,16 @@ import optuna
 
 from sweeps.errors import UserError
 from sweeps.files import write_mapping
-from sweeps.store import best_trial, state_counts, trial_params, trials_frame
+from sweeps.store import (
+    best_trial,
+    pareto_front,
+    state_counts,
+    study_objectives,
+    trial_params,
+    trials_frame,
+)
+
+PICK_RULES = "a trial number, best:<objective> or knee"
 
 
 def write_trials(study: optuna.Study, out: Path) -> Path:
@@ -27,8 +42,65 @@ def write_trials(study: optuna.Study, out: Path) -> Path:
     return out
 
 
-def best_config(study: optuna.Study) -> tuple[optuna.trial.FrozenTrial, dict[str, Any]]:
-    best = best_trial(study)
+def pick_trial(study: optuna.Study, rule: str | None) -> optuna.trial.FrozenTrial | None:
+    """The trial ``rule`` picks (see the module docstring); ``None`` when nothing is done."""
+    if rule is None:
+        return best_trial(study)
+    rule = rule.strip()
+    names = study_objectives(study)
+    complete = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if t.values
+    ]
+    if rule.isdigit():
+        number = int(rule)
+        found = [t for t in study.get_trials(deepcopy=False) if t.number == number]
+        if not found:
+            raise UserError(f"--pick: study '{study.study_name}' has no trial {number}")
+        if found[0].state != optuna.trial.TrialState.COMPLETE:
+            raise UserError(f"--pick: trial {number} is {found[0].state.name}, not COMPLETE")
+        return found[0]
+    if rule.startswith("best:"):
+        name = rule.removeprefix("best:")
+        if name not in names:
+            raise UserError(
+                f"--pick: best:<objective> takes one of {', '.join(names)}, got {name!r}"
+            )
+        i = names.index(name)
+        sign = -1.0 if study.directions[i] == optuna.study.StudyDirection.MAXIMIZE else 1.0
+        return min(complete, key=lambda t: (sign * t.values[i], t.number), default=None)
+    if rule == "knee":
+        return knee(study)
+    raise UserError(f"--pick: must be {PICK_RULES}, got {rule!r}")
+
+
+def knee(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    """The Pareto-front trial nearest the ideal point, objectives scaled to [0, 1]."""
+    front = pareto_front(study) if len(study.directions) > 1 else []
+    if not front:
+        return best_trial(study)
+    scaled: list[list[float]] = [[] for _ in front]
+    for i, direction in enumerate(study.directions):
+        vals = [t.values[i] for t in front]
+        low, high = min(vals), max(vals)
+        span = (high - low) or 1.0
+        for row, v in zip(scaled, vals, strict=True):
+            gap = high - v if direction == optuna.study.StudyDirection.MAXIMIZE else v - low
+            row.append(gap / span)
+    # ties (a two-point front is always one) go to the better first objective
+    sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
+    ranked = [
+        (round(sum(x * x for x in row), 12), sign * t.values[0], t.number, t)
+        for row, t in zip(scaled, front, strict=True)
+    ]
+    return min(ranked, key=lambda r: r[:3])[3]
+
+
+def best_config(
+    study: optuna.Study, pick: str | None = None
+) -> tuple[optuna.trial.FrozenTrial, dict[str, Any]]:
+    best = pick_trial(study, pick)
     if best is None:
         counts = state_counts(study.get_trials(deepcopy=False))
         summary = ", ".join(f"{k.lower()}={v}" for k, v in counts.items() if v)
@@ -38,7 +110,9 @@ def best_config(study: optuna.Study) -> tuple[optuna.trial.FrozenTrial, dict[str
     return best, trial_params(best)
 
 
-def export_best(study: optuna.Study, out: Path, fmt: str | None = None) -> tuple[Path, Any]:
-    """Write the best trial's full parameter dict, retrainable by ``sweeps train``."""
-    best, params = best_config(study)
+def export_best(
+    study: optuna.Study, out: Path, fmt: str | None = None, pick: str | None = None
+) -> tuple[Path, Any]:
+    """Write the best (or picked) trial's full parameter dict, retrainable by ``sweeps train``."""
+    best, params = best_config(study, pick)
     return write_mapping(params, out, fmt), best

@@ -34,6 +34,14 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Override one parameter: key=value (repeatable)."),
 ]
+TimeoutOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--timeout",
+        help="Time budget (90s, 15m, 1h30m): no new trial starts after it; running ones "
+        "finish and the study resumes (default: study.timeout, else none).",
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")]
 StudyArg = Annotated[str, typer.Argument(help="Study name.")]
 StudyOpt = Annotated[
@@ -154,6 +162,7 @@ def run(
     workers: Annotated[
         int, typer.Option(min=1, help="Local worker processes sharing the study.")
     ] = 1,
+    timeout: TimeoutOpt = None,
     storage: StorageOpt = None,
     tracking_uri: TrackingOpt = None,
     root: RootOpt = None,
@@ -163,6 +172,7 @@ def run(
     from sweeps.space import load_space
 
     _check_engine(engine)
+    budget = _timeout(timeout)
     parsed = load_space(space, name=study)
     _check_data(parsed)
     store = _store(storage, tracking_uri, root)
@@ -178,19 +188,49 @@ def run(
             engine=engine,
             console=console,
             quiet=quiet,
+            timeout=budget,
         )
         _print_status(parsed.settings.name, store)
         raise typer.Exit(code)
     summary = _sweep(
-        parsed, store, trials=trials, engine=engine, cohort_size=cohort_size, quiet=quiet
+        parsed,
+        store,
+        trials=trials,
+        engine=engine,
+        cohort_size=cohort_size,
+        quiet=quiet,
+        timeout=budget,
     )
     _print_status(parsed.settings.name, store)
+    _say_timed_out(summary, parsed)
     if summary.interrupted:
         err_console.print(
             f"interrupted: the current trial was ended; resume with the same command "
             f"(study '{parsed.settings.name}')"
         )
         raise typer.Exit(130)
+
+
+def _timeout(text: str | None) -> float | None:
+    from sweeps.budget import parse_duration
+
+    if text is None:
+        return None
+    try:
+        return parse_duration(text, "--timeout")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _say_timed_out(summary: Any, parsed: Any) -> None:
+    if summary.timed_out:
+        from sweeps.budget import format_duration
+
+        console.print(
+            f"time budget reached after {format_duration(summary.seconds)}: no new trial "
+            f"started; resume with the same command (study '{parsed.settings.name}')",
+            markup=False,
+        )
 
 
 def _check_data(parsed: Any) -> None:
@@ -262,6 +302,7 @@ def worker(
     ] = None,
     study: StudyOpt = None,
     engine: Annotated[str, typer.Option(help="auto, single or population.")] = "single",
+    timeout: TimeoutOpt = None,
     storage: StorageOpt = None,
     tracking_uri: TrackingOpt = None,
     root: RootOpt = None,
@@ -271,6 +312,7 @@ def worker(
     from sweeps.space import load_space
 
     _check_engine(engine)
+    budget = _timeout(timeout)
     from sweeps.run.workers import worker_space
 
     parsed = worker_space(load_space(space, name=study))
@@ -282,7 +324,9 @@ def worker(
         engine=engine,
         cohort_size=None,
         quiet=quiet,
+        timeout=budget,
     )
+    _say_timed_out(summary, parsed)
     if summary.interrupted:
         raise typer.Exit(130)
 
@@ -333,20 +377,32 @@ def export(
     study: StudyArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file.")] = Path("best.yaml"),
     fmt: Annotated[str | None, typer.Option("--format", help="yaml or json.")] = None,
+    pick: Annotated[
+        str | None,
+        typer.Option(
+            "--pick",
+            help="Which trial: a trial number, best:<objective>, or knee (the balanced point "
+            "of a Pareto front). Default: the best (on the first objective).",
+        ),
+    ] = None,
     storage: StorageOpt = None,
     tracking_uri: TrackingOpt = None,
     root: RootOpt = None,
 ) -> None:
-    """Write the best trial's full parameter dict; `sweeps train --params` retrains it."""
+    """Write the best (or picked) trial's full parameter dict; `sweeps train --params`
+    retrains it."""
     from sweeps.analysis.export import export_best
+    from sweeps.store import study_objectives
 
     if fmt is not None and fmt not in ("yaml", "json"):
         raise UserError(f"--format: must be yaml or json, got {fmt!r}")
     _, s = _existing(study, storage, tracking_uri, root)
-    path, best = export_best(s, out, fmt)
-    console.print(
-        f"best trial #{best.number} ({best.value:.4f}) of study '{study}' written to {path}"
+    path, best = export_best(s, out, fmt, pick)
+    values = ", ".join(
+        f"{n}={v:.6g}" for n, v in zip(study_objectives(s), best.values, strict=True)
     )
+    what = "best trial" if pick is None else f"trial picked by {pick!r},"
+    console.print(f"{what} #{best.number} ({values}) of study '{study}' written to {path}")
 
 
 @app.command()
@@ -375,12 +431,24 @@ def ui(
     ] = "127.0.0.1",
     tracking_uri: TrackingOpt = None,
     root: RootOpt = None,
+    study: Annotated[
+        str | None, typer.Argument(help="Study whose runs to land on (default: the root).")
+    ] = None,
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the URL in a browser once the UI is up.")
+    ] = False,
 ) -> None:
-    """Start the MLflow UI on this project's store and print its URL."""
-    from sweeps.cli.ui import serve_ui
+    """Start the MLflow UI on this project's store and print its URL: with STUDY, the URL
+    of the study's runs (its parent run and trial runs)."""
+    from sweeps.cli.ui import open_when_up, serve_ui, ui_url
+    from sweeps.store import find_experiment_id
 
     store = _store(None, tracking_uri, root)
-    raise typer.Exit(serve_ui(store, host=host, port=port, console=console))
+    experiment = find_experiment_id(store, study) if study is not None else None
+    url = ui_url(host, port, experiment)
+    if open_browser:
+        open_when_up(url, f"{ui_url(host, port)}/health")
+    raise typer.Exit(serve_ui(store, host=host, port=port, console=console, url=url, study=study))
 
 
 @app.command()

@@ -26,6 +26,7 @@ OUTCOME_STYLES = {
     "diverged": "red",
     "exploded": "red",
     "stuck": "magenta",
+    "slow": "yellow",
     "symmetric": "magenta",
     "dead_units": "magenta",
     "saturated": "magenta",

@@ -15,8 +15,17 @@ from rich.table import Table
 from sweeps.analysis.doctor import DoctorReport, ProbeResult, evidence_text, is_fix
 from sweeps.analysis.stability import GROUP_BY, StabilityReport, log_stability, stability_report
 from sweeps.run.diagnosis import warning_lines
-from sweeps.store import Store, best_trial, outcome_counts, state_counts
-from sweeps.store.schema import ATTR_RUN_ID, ATTR_TEST_ACCURACY, STUDY_METRIC
+from sweeps.store import (
+    Store,
+    best_trial,
+    is_multi,
+    outcome_counts,
+    pareto_front,
+    primary_value,
+    state_counts,
+    study_objectives,
+)
+from sweeps.store.schema import ATTR_PARAMS, ATTR_RUN_ID, ATTR_TEST_ACCURACY
 
 
 def render_params() -> Table:
@@ -49,12 +58,14 @@ def render_status(study: optuna.Study) -> Group:
     header = f"study '{study.study_name}': {len(trials)} trial(s)"
     parts: list[Any] = [header, by_state, by_outcome]
     best = best_trial(study)
-    metric = study.user_attrs.get(STUDY_METRIC, "value")
+    metric = study_objectives(study)[0]
+    if is_multi(study):
+        parts.extend(render_pareto(study))
     if best is None:
         parts.append("best: no completed trial yet")
     else:
         parts.append(
-            f"best trial #{best.number}: {metric}={best.value:.4f}, test accuracy "
+            f"best trial #{best.number}: {metric}={primary_value(best):.4f}, test accuracy "
             f"{best.user_attrs.get(ATTR_TEST_ACCURACY, float('nan')):.4f}, "
             f"mlflow run {best.user_attrs.get(ATTR_RUN_ID, '-')}"
         )
@@ -63,8 +74,54 @@ def render_status(study: optuna.Study) -> Group:
         table.add_column("value")
         for name, value in sorted(best.params.items()):
             table.add_row(name, f"{value:.4g}" if isinstance(value, float) else str(value))
+        if "n_layers" in best.params:  # a depth x width space: the architecture it makes
+            layers = (best.user_attrs.get(ATTR_PARAMS) or {}).get("hidden_layers")
+            table.add_row("(hidden_layers)", str(layers))
         parts.append(table)
     return Group(*parts)
+
+
+def render_pareto(study: optuna.Study) -> list[Any]:
+    """The Pareto front of a multi-objective study: one row per non-dominated trial."""
+    from sweeps.analysis.export import knee
+
+    front = pareto_front(study)
+    names = study_objectives(study)
+    dirs = [d.name.lower() for d in study.directions]
+    if not front:
+        return ["pareto front: no completed trial yet"]
+    knee_trial = knee(study)
+    table = Table(
+        title=f"pareto front: {len(front)} trial(s), "
+        + ", ".join(f"{n} ({d})" for n, d in zip(names, dirs, strict=True)),
+        title_justify="left",
+        box=None,
+        header_style="bold",
+    )
+    table.add_column("trial", justify="right")
+    for name in names:
+        table.add_column(name, justify="right")
+    table.add_column("hidden_layers")
+    table.add_column("test acc", justify="right")
+    table.add_column("pick")
+    for t in front:
+        params = t.user_attrs.get(ATTR_PARAMS) or {}
+        test = t.user_attrs.get(ATTR_TEST_ACCURACY)
+        table.add_row(
+            str(t.number),
+            *(_objective(v) for v in t.values),
+            str(params.get("hidden_layers", "-")),
+            "-" if test is None else f"{test:.4f}",
+            "knee" if knee_trial is not None and t.number == knee_trial.number else "",
+        )
+    note = "export a point with `sweeps export STUDY --pick N|best:<objective>|knee`"
+    return [table, note]
+
+
+def _objective(value: float) -> str:
+    if float(value).is_integer() and abs(value) >= 1:
+        return str(int(value))
+    return f"{value:.4g}" if abs(value) < 1 else f"{value:.3f}"
 
 
 def render_studies(store: Store) -> Table | str:
@@ -75,7 +132,7 @@ def render_studies(store: Store) -> Table | str:
     for col in ("study", "trials", "best", "started"):
         table.add_column(col)
     for s in sorted(summaries, key=lambda s: s.study_name):
-        best = s.best_trial.value if s.best_trial is not None else None
+        best = primary_value(s.best_trial) if s.best_trial is not None else None
         table.add_row(
             s.study_name,
             str(s.n_trials),

@@ -64,6 +64,8 @@ def subcohort_count(space: SearchSpace) -> float:
         dist = space.distributions.get(name)
         if dist is not None:
             count *= _distinct_values(dist)
+    if space.layers is not None:  # a depth x width space sweeps hidden_layers
+        count *= space.layers.architecture_count()
     return count
 
 
@@ -216,6 +218,8 @@ def _candidates(config_like: SearchSpace | TrainConfig | Mapping[str, Any]) -> l
             out.extend(space.params_for({name: c}) for c in dist.choices)
         elif isinstance(dist, IntDistribution):
             out.append(space.params_for({name: dist.high}))
+    if space.layers is not None:
+        out.append({**base, "hidden_layers": list(space.layers.largest())})
     return out
 
 

@@ -20,8 +20,17 @@ from optuna.trial import TrialState
 from sweeps.files import csv_text
 from sweeps.run.diagnosis import diagnosis_artifacts, diagnosis_attrs, diagnosis_tags
 from sweeps.run.liveness import STALE_REASON, trial_heartbeat
+from sweeps.run.objectives import metric_value, objective_values
 from sweeps.space import SearchSpace
-from sweeps.store import Tracker, best_trial, frozen_trial, schema, state_counts, trials_frame
+from sweeps.store import (
+    Tracker,
+    best_trial,
+    frozen_trial,
+    primary_value,
+    schema,
+    state_counts,
+    trials_frame,
+)
 from trainer.config import ConfigError, TrainConfig
 from trainer.outcome import DEAD_THRESHOLD, SATURATED_THRESHOLD
 
@@ -51,17 +60,6 @@ def unhealthy_signal(record: Any, warmup_epochs: int) -> str:
     return ""
 
 
-def metric_value(metric: str, record: Any) -> float | None:
-    """The study metric from an epoch record; ``val_*`` falls back to the training metric
-    when there is no validation split."""
-    value = getattr(record, metric, None)
-    if value is None and metric.startswith("val_"):
-        value = getattr(record, metric[4:], None)
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value)
-
-
 class TrialSession:
     """One asked trial: its config, its MLflow run, and how it ends."""
 
@@ -79,7 +77,7 @@ class TrialSession:
         """``params`` replaces what the space makes of the sampled values (the doctor's
         probes are given whole configs); ``tags`` go on the MLflow run."""
         self.study, self.space, self.tracker, self.trial = study, space, tracker, trial
-        self.params = dict(params) if params is not None else space.params_for(trial.params)
+        self.params = dict(params) if params is not None else space.suggest(trial)
         tags = {schema.TAG_ENGINE: engine, **(tags or {})}
         # A retried trial (dead worker) arrives with the original's user attributes.
         retry_of = optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(
@@ -101,25 +99,32 @@ class TrialSession:
         return TrainConfig.from_dict(self.params)
 
     def on_epoch(self, record: Any) -> bool:
-        """Log the epoch, report the metric to the pruner; ``True`` = prune now."""
+        """Log the epoch, report the metric to the pruner; ``True`` = prune now.
+
+        A multi-objective study has no Optuna pruner (Optuna supports none there): only
+        the cheap signals stop it early, and divergence, which the trainer stops itself."""
         metrics = record.metrics()
         self.history.append({"epoch": record.epoch, **metrics})
         self.tracker.log_epoch(self.run_id, record.epoch, metrics)
-        value = metric_value(self.space.settings.metric, record)
-        if value is None:
-            return False
-        self.trial.report(value, record.epoch)
-        if self.space.settings.prune_on_signals:
-            self._signal = unhealthy_signal(record, self.space.settings.pruner_warmup_epochs)
+        settings = self.space.settings
+        value = metric_value(settings.metric, record)
+        if not settings.multi:
+            if value is None:
+                return False
+            self.trial.report(value, record.epoch)
+        if settings.prune_on_signals:
+            self._signal = unhealthy_signal(record, settings.pruner_warmup_epochs)
             if self._signal:
                 return True
-        return bool(self.trial.should_prune())
+        return not settings.multi and bool(self.trial.should_prune())
 
     def finish(self, result: Any) -> TrialReport:
         """Tell Optuna how a training run ended and close the MLflow run to match."""
         label, reason = result.outcome.label, result.outcome.reason
-        final = result.final
-        value = metric_value(self.space.settings.metric, final) if final else None
+        settings = self.space.settings
+        values = objective_values(settings, result)
+        value = values[0]
+        missing = [n for n, v in zip(settings.objectives, values, strict=True) if v is None]
         if label == "diverged":
             state = TrialState.PRUNED
         elif result.stopped_early:
@@ -136,9 +141,9 @@ class TrialSession:
                 f"{result.epochs_run} ({self.space.settings.metric}={_fmt(value)})"
                 + ("" if label == "pruned" else f"; {reason}")
             )
-        elif value is None:
+        elif missing:
             state, label = TrialState.FAIL, "failed"
-            reason = f"metric {self.space.settings.metric} is not finite at the last epoch"
+            reason = f"metric {missing[0]} is not finite at the last epoch"
         else:
             state = TrialState.COMPLETE
         extra = {
@@ -151,6 +156,8 @@ class TrialSession:
         }
         if value is not None:
             extra[schema.ATTR_FINAL_VALUE] = value
+        if settings.multi:
+            extra[schema.ATTR_OBJECTIVES] = dict(zip(settings.objectives, values, strict=True))
         for key, val in {**extra, **_evidence(result), **diagnosis_attrs(result)}.items():
             self.trial.set_user_attr(key, val)
         summary = {"test_accuracy": result.test_accuracy, "wall_time": result.wall_time}
@@ -158,7 +165,8 @@ class TrialSession:
             summary["test_loss"] = result.test_loss
         self._extra_tags.update(diagnosis_tags(result))
         self._artifacts.update(diagnosis_artifacts(result))
-        return self._end(state, label, reason, value, summary)
+        told = [float(v) for v in values if v is not None] if settings.multi else value
+        return self._end(state, label, reason, told, summary)
 
     def fail(self, exc: BaseException) -> TrialReport:
         """A genuine error: FAIL with the message kept on the trial and the run."""
@@ -181,10 +189,11 @@ class TrialSession:
         state: TrialState,
         label: str,
         reason: str,
-        value: float | None,
+        value: float | list[float] | None,
         metrics: dict[str, float],
         status: str | None = None,
     ) -> TrialReport:
+        """``value``: the objective, or the list of objectives of a multi-objective study."""
         if self.finished:
             raise RuntimeError(f"trial {self.trial.number} already finished")
         self.finished = True
@@ -207,7 +216,8 @@ class TrialSession:
                 self.study.tell(self.trial, value)
             else:
                 self.study.tell(self.trial, state=state)
-        return TrialReport(self.trial.number, state.name, label, value, reason, self.params)
+        first = value[0] if isinstance(value, list) else value
+        return TrialReport(self.trial.number, state.name, label, first, reason, self.params)
 
 
 def update_parent(study: optuna.Study, tracker: Tracker, *, with_table: bool = False) -> None:
@@ -217,7 +227,7 @@ def update_parent(study: optuna.Study, tracker: Tracker, *, with_table: bool = F
     table = trials_frame(study).to_csv(index=False) if with_table else None
     tracker.update_parent(
         counts=state_counts(trials),
-        best_value=best.value if best else None,
+        best_value=primary_value(best) if best else None,
         best_params=best.user_attrs.get(schema.ATTR_PARAMS) if best else None,
         best_trial=best.number if best else None,
         trials_csv=table,
@@ -245,7 +255,7 @@ def run_trial(
     from trainer.training import train
 
     if trial is None:
-        trial = study.ask(fixed_distributions=space.distributions)
+        trial = study.ask(fixed_distributions=space.distributions)  # the rest: space.suggest
     for key, value in (user_attrs or {}).items():
         trial.set_user_attr(key, value)
     # a dead worker's trial goes stale and is retried

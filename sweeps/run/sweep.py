@@ -13,7 +13,7 @@ from sweeps.run.liveness import reap_stale, wait_for_running, warm_up
 from sweeps.run.session import TrialReport, run_trial, update_parent
 from sweeps.run.topup import claim_trials
 from sweeps.space import SearchSpace
-from sweeps.store import Store, Tracker, accounted_trials, best_trial, open_study
+from sweeps.store import Store, Tracker, accounted_trials, best_trial, open_study, primary_value
 
 
 class SweepView(Protocol):
@@ -47,6 +47,8 @@ class SweepSummary:
     reports: tuple[TrialReport, ...]
     interrupted: bool
     seconds: float
+    timed_out: bool = False
+    """The time budget ran out: no new trial was started after it (the study resumes)."""
 
 
 FEEDBACK_ROUNDS = 4
@@ -79,9 +81,22 @@ def run_sweep(
     cohort_size: int | None = None,
     view: SweepView | None = None,
     stop: Callable[[], bool] | None = None,
+    timeout: float | None = None,
 ) -> SweepSummary:
-    """Run ``trials`` more trials (or top the study up to ``study.trials``)."""
+    """Run ``trials`` more trials (or top the study up to ``study.trials``).
+
+    ``timeout`` (seconds, else ``study.timeout``): no trial or cohort starts after it;
+    those running finish and are recorded, so the study resumes like any other."""
     started = time.perf_counter()
+    budget = timeout if timeout is not None else space.settings.timeout
+    user_stop, timed_out = stop, False
+
+    def out_of_time() -> bool:
+        return budget is not None and time.perf_counter() - started >= budget
+
+    def stop_now() -> bool:
+        return out_of_time() or bool(user_stop and user_stop())
+
     # Both stores reachable? Checked (opened once, for the whole sweep) before either
     # is written to.
     store.optuna  # noqa: B018
@@ -105,11 +120,11 @@ def run_sweep(
     done = 0 if trials is not None else min(accounted_trials(study), target)
     view.start(study.study_name, target, _best(study), completed=done)
     try:
-        while not (stop and stop()):
+        while not stop_now():
             if (left := remaining()) <= 0:
                 # Topped up, but trials may still run in other workers: if one of them
                 # dies, its retry is queued and must run before the study is done.
-                if trials is not None or not wait_for_running(study, tracker, stop):
+                if trials is not None or not wait_for_running(study, tracker, stop_now):
                     break
                 left = 1
             reap_stale(study, tracker)
@@ -133,6 +148,7 @@ def run_sweep(
                 reports.append(report)
                 view.trial_done(report, _best(study))
             update_parent(study, tracker)
+        timed_out = out_of_time() and remaining() > 0
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -140,10 +156,15 @@ def run_sweep(
         update_parent(study, tracker, with_table=True)
         tracker.end_parent()
     return SweepSummary(
-        study.study_name, tuple(reports), interrupted, time.perf_counter() - started
+        study.study_name,
+        tuple(reports),
+        interrupted,
+        time.perf_counter() - started,
+        timed_out=timed_out,
     )
 
 
 def _best(study: optuna.Study) -> tuple[int, float] | None:
     best = best_trial(study)
-    return (best.number, float(best.value)) if best and best.value is not None else None
+    value = primary_value(best) if best else None
+    return (best.number, value) if best and value is not None else None

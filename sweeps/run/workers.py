@@ -72,11 +72,15 @@ def split_trials(trials: int | None, workers: int) -> list[int | None]:
     return [s for s in shares if s > 0]
 
 
-def worker_command(space_path: Path, study: str, engine: str, trials: int | None) -> list[str]:
+def worker_command(
+    space_path: Path, study: str, engine: str, trials: int | None, timeout: float | None = None
+) -> list[str]:
     cmd = [sys.executable, "-m", "sweeps.cli", "worker", str(space_path), "--study", study]
     cmd += ["--engine", engine]
     if trials is not None:
         cmd += ["--trials", str(trials)]
+    if timeout is not None:
+        cmd += ["--timeout", f"{timeout:g}s"]
     return cmd
 
 
@@ -106,6 +110,7 @@ def run_local_workers(
     engine: str,
     console: Console,
     quiet: bool,
+    timeout: float | None = None,
 ) -> int:
     """Run the study with ``workers`` local processes; returns the exit code."""
     from sweeps.run.liveness import reap_stale
@@ -130,7 +135,7 @@ def run_local_workers(
         try:
             for i, share in enumerate(shares, start=1):
                 proc = subprocess.Popen(
-                    worker_command(space_path, name, engine, share),
+                    worker_command(space_path, name, engine, share, timeout),
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     stdin=subprocess.DEVNULL,

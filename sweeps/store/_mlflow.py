@@ -281,6 +281,20 @@ def metric_history(store: Store, run_id: str, key: str) -> list[tuple[int, float
     return sorted((int(m.step), float(m.value)) for m in history)
 
 
+def find_experiment_id(store: Store, study_name: str) -> str:
+    """The id of the study's MLflow experiment, read only; a one-line :class:`UserError`
+    naming the known experiments when there is none."""
+    client = store.mlflow
+    exp = client.get_experiment_by_name(study_name)
+    if exp is None or exp.lifecycle_stage != "active":
+        names = sorted(e.name for e in client.search_experiments() if e.name != "Default")
+        known = ", ".join(names) if names else "none"
+        raise UserError(
+            f"study '{study_name}': no MLflow experiment in {store.describe()} (known: {known})"
+        )
+    return str(exp.experiment_id)
+
+
 def find_parent_run(store: Store, study_name: str, run_ids: list[str]) -> str | None:
     """The study's parent run, read only (nothing is created): by its role tag, else
     through the parent tag of one of ``run_ids`` (trial runs of the study)."""

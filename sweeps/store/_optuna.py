@@ -24,6 +24,7 @@ from sweeps.store.schema import (
     ATTR_WALL_TIME,
     ATTR_WORKER,
     STUDY_METRIC,
+    STUDY_METRICS,
     STUDY_SPACE,
     STUDY_SPACE_FILE,
 )
@@ -92,26 +93,40 @@ def open_storage(store: Store) -> Any:
         raise UserError(f"--storage {redact(store.storage_url)}: cannot connect ({msg})") from None
 
 
-def make_sampler(settings: StudySettings) -> optuna.samplers.BaseSampler:
-    """TPE by default; ``constant_liar`` keeps parallel workers from piling on one point."""
+def make_sampler(
+    settings: StudySettings, *, conditional: bool = False
+) -> optuna.samplers.BaseSampler:
+    """TPE by default; ``constant_liar`` keeps parallel workers from piling on one point.
+
+    ``conditional``: the space samples define-by-run parameters (a depth x width space),
+    so multivariate TPE groups parameters that occur together (``group=True``)."""
     if settings.sampler == "random":
         return optuna.samplers.RandomSampler(seed=settings.seed)
     if settings.sampler == "qmc":
         return optuna.samplers.QMCSampler(
             seed=settings.seed, warn_independent_sampling=False, warn_asynchronous_seeding=False
         )
-    return optuna.samplers.TPESampler(
-        seed=settings.seed,
-        n_startup_trials=min(10, max(settings.trials // 3, 1)),
-        constant_liar=True,
-        multivariate=True,
-    )
+    if settings.sampler == "cmaes":  # the space's categorical params are sampled at random
+        return optuna.samplers.CmaEsSampler(seed=settings.seed, warn_independent_sampling=False)
+    if settings.sampler == "gp":
+        return optuna.samplers.GPSampler(seed=settings.seed)
+    if settings.sampler == "nsgaii":
+        return optuna.samplers.NSGAIISampler(seed=settings.seed)
+    with warnings.catch_warnings():  # group (and multivariate) are "experimental"
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            seed=settings.seed,
+            n_startup_trials=min(10, max(settings.trials // 3, 1)),
+            constant_liar=True,
+            multivariate=True,
+            group=conditional,
+        )
 
 
 def make_pruner(settings: StudySettings) -> optuna.pruners.BasePruner:
     warmup = settings.pruner_warmup_epochs
     startup = settings.pruner_startup_trials
-    if settings.pruner == "none":
+    if settings.pruner == "none" or settings.multi:
         return optuna.pruners.NopPruner()
     if settings.pruner == "percentile":
         return optuna.pruners.PercentilePruner(
@@ -128,7 +143,8 @@ def open_study(space: SearchSpace, store: Store) -> optuna.Study:
     """Create the study, or resume it when the stored search space is the same."""
     settings = space.settings
     storage = store.optuna
-    sampler, pruner = make_sampler(settings), make_pruner(settings)
+    sampler = make_sampler(settings, conditional=space.layers is not None)
+    pruner = make_pruner(settings)
     fingerprint = space.fingerprint()
     try:
         study = optuna.load_study(
@@ -141,7 +157,7 @@ def open_study(space: SearchSpace, store: Store) -> optuna.Study:
                 storage=storage,
                 sampler=sampler,
                 pruner=pruner,
-                direction=settings.direction,  # type: ignore[arg-type]
+                directions=list(settings.objective_directions),  # type: ignore[arg-type]
                 load_if_exists=True,
             )
         except Exception as exc:
@@ -152,6 +168,8 @@ def open_study(space: SearchSpace, store: Store) -> optuna.Study:
             study.set_user_attr(STUDY_SPACE, fingerprint)
             study.set_user_attr(STUDY_SPACE_FILE, space.source)
             study.set_user_attr(STUDY_METRIC, settings.metric)
+            if settings.multi:
+                study.set_user_attr(STUDY_METRICS, list(settings.objectives))
         return study
     stored = study.user_attrs.get(STUDY_SPACE)
     if stored is not None and stored != fingerprint:
@@ -186,12 +204,44 @@ def outcome_counts(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
     return dict(Counter(str(t.user_attrs.get(ATTR_OUTCOME, "-")) for t in trials))
 
 
+def study_objectives(study: optuna.Study) -> list[str]:
+    """The study's objective names, in order (``["value"]`` for a study made elsewhere)."""
+    names = study.user_attrs.get(STUDY_METRICS)
+    if isinstance(names, list) and len(names) == len(study.directions):
+        return [str(n) for n in names]
+    if len(study.directions) > 1:
+        return [f"value_{i}" for i in range(len(study.directions))]
+    return [str(study.user_attrs.get(STUDY_METRIC, "value"))]
+
+
+def is_multi(study: optuna.Study) -> bool:
+    return len(study.directions) > 1
+
+
+def primary_value(trial: optuna.trial.FrozenTrial) -> float | None:
+    """The first objective's value (the only one in a single-objective study)."""
+    return float(trial.values[0]) if trial.values else None
+
+
 def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
-    """The best COMPLETE trial, or ``None`` when there is none yet."""
+    """The best COMPLETE trial, or ``None`` when there is none yet.
+
+    With several objectives: the Pareto-front trial best on the first objective."""
+    if is_multi(study):
+        front = pareto_front(study)
+        if not front:
+            return None
+        sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
+        return min(front, key=lambda t: (sign * t.values[0], t.number))
     try:
         return study.best_trial
     except ValueError:
         return None
+
+
+def pareto_front(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The COMPLETE trials no other trial beats on every objective, by trial number."""
+    return sorted(study.best_trials, key=lambda t: t.number)
 
 
 def trial_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
@@ -217,12 +267,15 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
     import pandas as pd
 
     rows: list[dict[str, Any]] = []
+    names = study_objectives(study) if is_multi(study) else []
     for t in study.get_trials(deepcopy=False):
         row: dict[str, Any] = {
             "number": t.number,
             "state": t.state.name,
-            "value": t.value,
+            "value": primary_value(t),
         }
+        for i, name in enumerate(names):  # one column per objective
+            row[f"value_{name}"] = t.values[i] if t.values else None
         for key in _FRAME_ATTRS:
             row[key] = t.user_attrs.get(key)
         row["datetime_start"] = t.datetime_start

@@ -8,6 +8,7 @@ check the real exit code and that stderr carries no traceback.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import socket
@@ -63,6 +64,33 @@ SPACES: dict[str, Any] = {
     "unknown_study_key": _space("k", trails=3),
     "bad_metric": _space("k", metric="f1"),
     "incompatible": _space("existing", {"learning_rate": 0.5}),
+    "depth0": _space(
+        "d", {"hidden_layers": {"depth": {"low": 0, "high": 2}, "width": {"low": 8, "high": 32}}}
+    ),
+    "width_low_high": _space(
+        "d", {"hidden_layers": {"depth": {"low": 1, "high": 2}, "width": {"low": 64, "high": 8}}}
+    ),
+    "layers_unknown_key": _space(
+        "d",
+        {
+            "hidden_layers": {
+                "depth": {"low": 1, "high": 2},
+                "width": {"low": 8, "high": 9},
+                "per_layers": True,
+            }
+        },
+    ),
+    "bad_objective": _space("o", metrics=["val_accuracy", "f1"]),
+    "multi_with_pruner": _space("o", metrics=["val_accuracy", "params_count"], pruner="median"),
+    "bad_study_timeout": _space("o", timeout="soon"),
+    "cmaes_categorical": _space(
+        "o",
+        {"activation": {"type": "categorical", "choices": ["relu", "tanh"]}},
+        sampler="cmaes",
+    ),
+    "nsgaii_single": _space("o", sampler="nsgaii"),
+    "gp": _space("o", {"learning_rate": {"type": "float", "low": 0.01, "high": 0.1}}, sampler="gp"),
+    "width_missing": _space("d", {"hidden_layers": {"depth": {"low": 1, "high": 2}}}),
 }
 
 # (id, argv, what the one error line must contain). Placeholders: {root} the existing
@@ -135,6 +163,72 @@ CASES: list[tuple[str, list[str], str]] = [
         "study-reused-with-other-space",
         ["run", "{f}/incompatible.yaml"],
         "study 'existing': exists with a different search space",
+    ),
+    (
+        "layers-depth-0",
+        ["run", "{f}/depth0.yaml"],
+        "params.hidden_layers.depth.low: must be an integer from 1 to 16, got 0",
+    ),
+    (
+        "layers-width-low-above-high",
+        ["run", "{f}/width_low_high.yaml"],
+        "params.hidden_layers.width: low must be <= high, got low=64 high=8",
+    ),
+    (
+        "layers-unknown-key",
+        ["run", "{f}/layers_unknown_key.yaml"],
+        "params.hidden_layers.per_layers: unknown key; did you mean 'per_layer'?",
+    ),
+    (
+        "layers-width-missing",
+        ["run", "{f}/width_missing.yaml"],
+        "params.hidden_layers.width: must be a mapping such as {low: 1, high: 3}, got None",
+    ),
+    (
+        "unknown-objective",
+        ["run", "{f}/bad_objective.yaml"],
+        "study.metrics[1]: must be one of val_accuracy, val_loss, accuracy, loss, params_count, "
+        "seconds_per_epoch, got 'f1'",
+    ),
+    (
+        "pruner-with-several-objectives",
+        ["run", "{f}/multi_with_pruner.yaml"],
+        "study.pruner: Optuna's pruners need a single objective",
+    ),
+    (
+        "export-pick-unknown-rule",
+        ["export", "existing", "--pick", "middle", "--out", "{f}/p.yaml"],
+        "--pick: must be a trial number, best:<objective> or knee, got 'middle'",
+    ),
+    (
+        "export-pick-unknown-objective",
+        ["export", "existing", "--pick", "best:f1", "--out", "{f}/p.yaml"],
+        "--pick: best:<objective> takes one of val_accuracy, got 'f1'",
+    ),
+    (
+        "timeout-0m",
+        ["run", "{f}/existing.yaml", "--timeout", "0m"],
+        "--timeout: must be a duration > 0 such as 90s, 15m, 1h or 1h30m, got '0m'",
+    ),
+    (
+        "worker-timeout-no-unit",
+        ["worker", "{f}/existing.yaml", "--timeout", "15"],
+        "--timeout: must be a duration > 0 such as 90s, 15m, 1h or 1h30m, got '15'",
+    ),
+    (
+        "study-timeout",
+        ["run", "{f}/bad_study_timeout.yaml"],
+        "study.timeout: must be a duration > 0 such as 90s, 15m, 1h or 1h30m, got 'soon'",
+    ),
+    (
+        "cmaes-categorical-only",
+        ["run", "{f}/cmaes_categorical.yaml"],
+        "study.sampler: cmaes needs at least one float or int parameter",
+    ),
+    (
+        "nsgaii-one-objective",
+        ["run", "{f}/nsgaii_single.yaml"],
+        "study.sampler: nsgaii needs several study.metrics (use tpe), got 'nsgaii'",
     ),
     ("missing-space-file", ["run", "{f}/nope.yaml"], "nope.yaml': file not found"),
     (
@@ -232,8 +326,18 @@ CASES: list[tuple[str, list[str], str]] = [
     ),
     ("status-unknown-study", ["status", "nope"], "study 'nope': not found in"),
     ("ui-port-in-use", ["ui", "--port", "{busy}"], "is already in use; pick another with --port"),
+    (
+        "ui-unknown-study",
+        ["ui", "nope"],
+        "study 'nope': no MLflow experiment in",
+    ),
     ("ui-port-out-of-range", ["ui", "--port", "70000"], "Invalid value for '--port'"),
 ]
+
+if importlib.util.find_spec("torch") is None:
+    CASES.append(
+        ("gp-without-torch", ["run", "{f}/gp.yaml"], "study.sampler: gp needs torch: pip install")
+    )
 
 # These run as real processes too: the real exit code, and no traceback on stderr.
 SUBPROCESS = {

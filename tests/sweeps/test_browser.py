@@ -107,15 +107,35 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def ui(root: Path) -> Iterator[Ui]:
-    """``sweeps ui`` on the module's store: started first, it boots while the sweep runs."""
+def sweep(root: Path) -> Sweep:
+    """A finished 5-trial sweep (some trials diverge) and its report."""
+    space = root.parent / "space.yaml"
+    space.write_text(yaml.safe_dump(SPACE, sort_keys=False))
+    _cli("run", space, "--root", root, "--engine", "single", "--quiet")
+    out = root.parent / "report.html"
+    _cli("report", STUDY, "--out", out, "--root", root)
+    client = MlflowClient(resolve_store(root=root).tracking_uri)
+    exp = client.get_experiment_by_name(STUDY)
+    assert exp is not None
+    runs = client.search_runs([exp.experiment_id], max_results=100)
+    parent = next(r for r in runs if r.data.tags.get("sweeps.role") == "parent")
+    trials = {
+        r.info.run_name: r.info.run_id for r in runs if r.data.tags.get("sweeps.role") == "trial"
+    }
+    return Sweep(root, out, str(exp.experiment_id), parent.info.run_id, trials)
+
+
+@pytest.fixture(scope="module")
+def ui(root: Path, sweep: Sweep) -> Iterator[Ui]:
+    """``sweeps ui STUDY`` on the module's store, once the sweep is done (as a user would):
+    it prints the URL of the study's runs, which the UI test starts from."""
     port = _free_port()
     log = root.parent / "ui.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [
                 *(sys.executable, "-c", "from sweeps.cli import main; main()"),
-                *("ui", "--port", str(port), "--root", str(root)),
+                *("ui", STUDY, "--port", str(port), "--root", str(root)),
             ],
             cwd=root.parent,
             stdout=out,
@@ -132,25 +152,6 @@ def ui(root: Path) -> Iterator[Ui]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def sweep(root: Path, ui: Ui) -> Sweep:
-    """A finished 5-trial sweep (some trials diverge) and its report."""
-    space = root.parent / "space.yaml"
-    space.write_text(yaml.safe_dump(SPACE, sort_keys=False))
-    _cli("run", space, "--root", root, "--engine", "single", "--quiet")
-    out = root.parent / "report.html"
-    _cli("report", STUDY, "--out", out, "--root", root)
-    client = MlflowClient(resolve_store(root=root).tracking_uri)
-    exp = client.get_experiment_by_name(STUDY)
-    assert exp is not None
-    runs = client.search_runs([exp.experiment_id], max_results=100)
-    parent = next(r for r in runs if r.data.tags.get("sweeps.role") == "parent")
-    trials = {
-        r.info.run_name: r.info.run_id for r in runs if r.data.tags.get("sweeps.role") == "trial"
-    }
-    return Sweep(root, out, str(exp.experiment_id), parent.info.run_id, trials)
 
 
 @pytest.fixture(scope="module")
@@ -311,6 +312,15 @@ def _wait_healthy(ui: Ui, timeout: float = 90) -> None:
     pytest.fail(f"MLflow UI not healthy after {timeout}s:\n{ui.log.read_text()[-3000:]}")
 
 
+def _printed_runs_url(ui: Ui) -> str:
+    """The runs URL from ``sweeps ui STUDY``'s output (printed before the server starts)."""
+    prefix = f"runs of study '{STUDY}': "
+    for line in ui.log.read_text().splitlines():
+        if line.startswith(prefix):
+            return line.removeprefix(prefix).strip()
+    pytest.fail(f"sweeps ui printed no runs URL:\n{ui.log.read_text()[-3000:]}")
+
+
 def _close_assistant(driver: Any) -> None:
     """MLflow 3 opens an assistant side panel; close it so screenshots show the runs."""
     from selenium.webdriver.common.by import By
@@ -331,9 +341,11 @@ def test_mlflow_ui_shows_the_study_its_runs_and_the_report(
     _wait_healthy(ui)
     severe_errors(browser)
     browser.set_window_size(1600, 1000)
-    # MLflow 3 opens experiments in its GenAI view unless told otherwise
-    view = "workflowType=machine_learning"
-    browser.get(f"{ui.url}/#/experiments/{sweep.experiment_id}/runs?{view}")
+    # start from the URL `sweeps ui STUDY` printed, as a new user would
+    printed = _printed_runs_url(ui)
+    assert printed == f"{ui.url}/#/experiments/{sweep.experiment_id}/runs"
+    browser.get(printed)
+    view = "workflowType=machine_learning"  # for the artifact pages below
     parent_name = f"study:{STUDY}"
     wait_for(browser, lambda d: parent_name in body_text(d), 90, "parent run not listed")
     assert STUDY in body_text(browser)  # the experiment's name in the header

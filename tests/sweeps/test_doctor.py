@@ -22,8 +22,11 @@ from rich.console import Console
 
 from sweeps.analysis.doctor import (
     DoctorReport,
+    ProbeResult,
     candidate_changes,
     doctor_study_name,
+    evidence_text,
+    is_fix,
     run_doctor,
 )
 from sweeps.cli.views import DoctorConsoleView
@@ -194,6 +197,22 @@ def test_running_again_reuses_the_finished_probes(store: Store, mini: Dataset) -
     assert len(study.get_trials()) == 1 + len(report.probes)  # nothing retrained
     assert report.fixes
     assert "warning [mse_linear_output_large_lr]" in text  # kept on the baseline trial
+
+
+def test_slow_is_a_failure_with_its_numbers_and_exploded_names_its_scale() -> None:
+    def probe(outcome: str, **evidence: float) -> ProbeResult:
+        return ProbeResult("x", "f", outcome, (outcome,), 0.1, 0.11, "why", dict(evidence))
+
+    slow = probe("slow", loss_drop=0.034, test_accuracy=0.1128)
+    assert (
+        evidence_text(slow)
+        == "loss falling (3.4% below initial) but test acc 0.113 still at chance"
+    )
+    assert is_fix(slow, probe("ok")) and not is_fix(probe("ok"), slow)
+    exploded = probe("exploded", loss_ratio=12.0, grad_spike_ratio=340.0)
+    assert evidence_text(exploded) == (
+        "loss x12 of initial, grad norm x3.4e+02 of its running median"
+    )
 
 
 # --------------------------------------------------------------------------- full CLI runs

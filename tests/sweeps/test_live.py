@@ -131,3 +131,14 @@ def test_outcome_styles() -> None:
     assert outcome_style("ok") == "green"
     assert outcome_style("diverged") == "red"
     assert outcome_style("something_new") == OTHER_STYLE
+
+
+def test_every_trainer_label_has_its_own_style_and_colour() -> None:
+    """A label the trainer can give (``slow`` included) never falls back to the style
+    and colour of an unknown failure kind."""
+    from sweeps.analysis.report import OUTCOME_COLORS
+    from trainer.outcome import LABELS
+
+    for label in LABELS:
+        assert outcome_style(label) != OTHER_STYLE, label
+        assert label in OUTCOME_COLORS, label

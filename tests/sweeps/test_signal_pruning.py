@@ -42,6 +42,27 @@ def test_dead_units_prune_after_warmup(cli, write_space, tmp_path: Path, engine:
     )
 
 
+def test_signals_prune_a_multi_objective_trial(cli, write_space, tmp_path: Path) -> None:
+    """Optuna has no pruner for several objectives: the signals still stop the trial."""
+    space = write_space(
+        "msignals",
+        study={
+            "trials": 1,
+            "prune_on_signals": True,
+            "pruner_warmup_epochs": 1,
+            "metrics": ["val_accuracy", "seconds_per_epoch"],
+        },
+        params=DEAD_RELU,
+    )
+    root = tmp_path / "mlruns"
+    assert cli("run", space, "--root", root, "--engine", "single", "--quiet").code == 0
+    study = load_existing("msignals", resolve_store(root=root))
+    assert len(study.directions) == 2
+    (trial,) = study.get_trials()
+    assert trial.state == TrialState.PRUNED and trial.user_attrs["epochs_run"] == 2
+    assert "pruned on signal (100% of ReLU units dead > 50%)" in trial.user_attrs["reason"]
+
+
 def test_signals_off_by_default(cli, write_space, tmp_path: Path) -> None:
     space = write_space("nosignals", study={"trials": 1}, params=DEAD_RELU)
     root = tmp_path / "mlruns"

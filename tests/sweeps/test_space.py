@@ -11,7 +11,7 @@ from sweeps.space import load_space, parse_space
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name", ["default", "nielsen_ch1", "zero_init"])
+@pytest.mark.parametrize("name", ["default", "nielsen_ch1", "zero_init", "depth_width"])
 def test_shipped_spaces_are_valid(name: str) -> None:
     space = load_space(ROOT / "search_spaces" / f"{name}.yaml")
     assert space.settings.name == name

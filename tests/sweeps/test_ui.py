@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sweeps.cli.ui import port_in_use, serve_ui, ui_command
+from sweeps.cli.ui import port_in_use, serve_ui, ui_command, ui_url
 from sweeps.errors import UserError
 from sweeps.store import resolve_store
 
@@ -81,3 +81,9 @@ def test_ui_starts_and_answers_on_loopback(tmp_path: Path) -> None:
         os.killpg(proc.pid, signal.SIGTERM)
         out = proc.communicate(timeout=30)[0].decode()
     assert f"http://127.0.0.1:{port}" in out
+
+
+def test_ui_url_lands_on_the_runs_of_an_experiment() -> None:
+    assert ui_url("127.0.0.1", 5000) == "http://127.0.0.1:5000"
+    assert ui_url("127.0.0.1", 5000, "7") == "http://127.0.0.1:5000/#/experiments/7/runs"
+    assert ui_url("0.0.0.0", 80, "1").startswith("http://127.0.0.1:80/")  # a browsable address

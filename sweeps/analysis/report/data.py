@@ -86,15 +86,16 @@ def sort_best(study: optuna.Study, trials: Sequence[FrozenTrial]) -> list[Frozen
     done = [
         t
         for t in trials
-        if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)
+        if t.state == TrialState.COMPLETE and t.values and math.isfinite(t.values[0])
     ]
-    reverse = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    return sorted(done, key=lambda t: (float(t.value or 0.0), -t.number), reverse=reverse)
+    reverse = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
+    return sorted(done, key=lambda t: (float(t.values[0]), -t.number), reverse=reverse)
 
 
 def trial_value(t: FrozenTrial) -> float | None:
-    if t.state == TrialState.COMPLETE and t.value is not None:
-        return float(t.value) if math.isfinite(t.value) else None
+    """The (first) objective of a COMPLETE trial, else the last value it reported."""
+    if t.state == TrialState.COMPLETE and t.values:
+        return float(t.values[0]) if math.isfinite(t.values[0]) else None
     finite = [(s, v) for s, v in t.intermediate_values.items() if math.isfinite(v)]
     return float(max(finite)[1]) if finite else None
 
@@ -242,7 +243,7 @@ def _curve(
 
 
 def complete_trials(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
-    return [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    return [t for t in trials if t.state == TrialState.COMPLETE and t.values]
 
 
 def varying_params(trials: Sequence[FrozenTrial]) -> tuple[list[str], list[str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import math
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from sweeps.analysis.report.data import (
     trial_value,
     varying_params,
 )
-from sweeps.store import best_trial
+from sweeps.store import best_trial, is_multi, pareto_front, primary_value, study_objectives
 from sweeps.store.schema import (
     ATTR_PARAMS,
     ATTR_REASON,
@@ -45,6 +46,7 @@ OUTCOME_COLORS = {
     "pruned": "#ff7f0e",
     "diverged": "#d62728",
     "stuck": "#9467bd",
+    "slow": "#dbb40c",
     "exploded": "#8c2d04",
     "saturated": "#e377c2",
     "dead_units": "#17becf",
@@ -106,6 +108,7 @@ def build_sections(
     metric = str(study.user_attrs.get(STUDY_METRIC, "value"))
     return [
         summary_section(study, trials),
+        *([pareto_section(study, trials)] if is_multi(study) else []),
         history_section(study, trials, metric),
         failure_map_section(trials),
         curves_section(curves, curve_notes, metric),
@@ -154,7 +157,6 @@ def best_config_html(study: optuna.Study, trials: Sequence[FrozenTrial]) -> str:
     best = best_trial(study)
     if best is None:
         return "<p class='note' id='best-config'>No completed trial yet: no best config.</p>"
-    metric = str(study.user_attrs.get(STUDY_METRIC, "value"))
     params = best.user_attrs.get(ATTR_PARAMS)
     if not isinstance(params, dict):
         params = dict(best.params)
@@ -166,7 +168,10 @@ def best_config_html(study: optuna.Study, trials: Sequence[FrozenTrial]) -> str:
     )
     test_acc = best.user_attrs.get(ATTR_TEST_ACCURACY)
     facts = [
-        f"{esc(metric)} = <b>{best.value:.4f}</b>" if best.value is not None else "",
+        ", ".join(
+            f"{esc(n)} = <b>{_objective_text(v)}</b>"
+            for n, v in zip(study_objectives(study), best.values or [], strict=False)
+        ),
         f"test accuracy {test_acc:.4f}" if isinstance(test_acc, int | float) else "",
         f"outcome {esc(outcome_of(best))}",
         f"MLflow run <code>{esc(str(best.user_attrs.get(ATTR_RUN_ID, '-')))}</code>",
@@ -227,10 +232,10 @@ def history_section(study: optuna.Study, trials: Sequence[FrozenTrial], metric: 
         )
     best = sort_best(study, trials)
     if best:
-        maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+        maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
         xs, ys, current = [], [], None
         for t in sorted(best, key=lambda t: t.number):
-            v = float(t.value or 0.0)
+            v = float(t.values[0])
             if current is None or (v > current if maximize else v < current):
                 current = v
             xs.append(t.number)
@@ -391,7 +396,8 @@ def curves_figure(curves: Sequence[Curve], title: str = "") -> Any:
         else:
             color, dash = bad_shades[n_bad % 4], "dash"
             n_bad += 1
-        value = f" {c.trial.value:.4f}" if c.trial.value is not None else ""
+        first = primary_value(c.trial)
+        value = f" {first:.4f}" if first is not None else ""
         name = f"#{c.trial.number} {outcome_of(c.trial)}{value}"
         if c.source == "optuna":
             name += " (optuna)"
@@ -463,7 +469,11 @@ def importance_section(study: optuna.Study, trials: Sequence[FrozenTrial], metri
         section.notes.append("No parameter took more than one value: nothing to compare.")
         return section
     try:
-        fig = optuna.visualization.plot_param_importances(study, params=varying)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="PedAnovaImportanceEvaluator")
+            fig = optuna.visualization.plot_param_importances(
+                study, params=varying, **_target(study, lower_is_better=True)
+            )
     except Exception as exc:  # the evaluators refuse degenerate inputs in several ways
         section.notes.append(f"Importances could not be computed: {esc(one_line(exc))}")
         return section
@@ -487,7 +497,7 @@ def parallel_section(study: optuna.Study, trials: Sequence[FrozenTrial], metric:
         section.notes.append("No parameter took more than one value among COMPLETE trials.")
         return section
     try:
-        fig = optuna.visualization.plot_parallel_coordinate(study, params=varying)
+        fig = optuna.visualization.plot_parallel_coordinate(study, params=varying, **_target(study))
     except Exception as exc:
         section.notes.append(f"Parallel coordinates failed: {esc(one_line(exc))}")
         return section
@@ -513,7 +523,7 @@ def slice_section(study: optuna.Study, trials: Sequence[FrozenTrial], metric: st
     dists = swept_distributions(trials)
     for name in varying:
         try:
-            fig = optuna.visualization.plot_slice(study, params=[name])
+            fig = optuna.visualization.plot_slice(study, params=[name], **_target(study))
         except Exception as exc:
             section.notes.append(f"Slice plot of {esc(name)} failed: {esc(one_line(exc))}")
             continue
@@ -528,6 +538,79 @@ def slice_section(study: optuna.Study, trials: Sequence[FrozenTrial], metric: st
     if not varying:
         section.notes.append("No parameter took more than one value among COMPLETE trials.")
     return section
+
+
+def _objective_text(value: float) -> str:
+    return f"{value:.4f}" if abs(value) < 1000 else f"{value:.6g}"
+
+
+def _target(study: optuna.Study, *, lower_is_better: bool = False) -> dict[str, Any]:
+    """Optuna's plots need a target with several objectives: the first one (negated for
+    the importance evaluator, which looks for low targets, when it is maximised)."""
+    if not is_multi(study):
+        return {}
+    name = study_objectives(study)[0]
+    if lower_is_better and study.directions[0] == optuna.study.StudyDirection.MAXIMIZE:
+        return {"target": lambda t: -float(t.values[0]), "target_name": f"-{name}"}
+    return {"target": primary_value, "target_name": name}
+
+
+def pareto_section(study: optuna.Study, trials: Sequence[FrozenTrial]) -> Section:
+    """The trade-off between the objectives: every COMPLETE trial, the front highlighted."""
+    names = study_objectives(study)
+    dirs = [d.name.lower() for d in study.directions]
+    section = Section(
+        "pareto",
+        "Pareto front",
+        "COMPLETE trials on "
+        + " against ".join(f"{esc(n)} ({d})" for n, d in zip(names, dirs, strict=True))
+        + ". The front (red) holds the trials no other trial beats on every objective; "
+        "<code>sweeps export STUDY --pick N|best:&lt;objective&gt;|knee</code> writes one.",
+    )
+    front = pareto_front(study)
+    if not front:
+        section.notes.append("No COMPLETE trial yet: no front.")
+        return section
+    if len(names) <= 3:
+        try:
+            fig = optuna.visualization.plot_pareto_front(
+                study, target_names=names, include_dominated_trials=True
+            )
+            _restyle_pareto(fig, len(front), names)
+            fig.update_layout(height=480, title=None, margin={"t": 30})
+            section.figures.append(fig)
+        except Exception as exc:
+            section.notes.append(f"Pareto plot failed: {esc(one_line(exc))}")
+    head = "".join(f"<th>{esc(h)}</th>" for h in ("#", *names, "hidden_layers"))
+    rows = "".join(
+        f"<tr><td class='num'>{t.number}</td>"
+        + "".join(f"<td class='num'>{_objective_text(v)}</td>" for v in t.values)
+        + f"<td>{esc(str((t.user_attrs.get(ATTR_PARAMS) or {}).get('hidden_layers', '-')))}</td>"
+        "</tr>"
+        for t in front
+    )
+    section.html = (
+        f"<table class='params' id='pareto-table'><thead><tr>{head}</tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
+    return section
+
+
+def _restyle_pareto(fig: Any, n_front: int, names: Sequence[str]) -> None:
+    """Front in red, dominated trials in grey (Optuna shades both by trial number, which
+    leaves early front trials nearly white); sizes and counts on a log axis."""
+    for trace in fig.data:
+        on_front = len(trace.x) == n_front and trace is fig.data[-1]
+        trace.marker.color = "#d62728" if on_front else "#9e9e9e"
+        trace.marker.showscale = False
+        trace.marker.size = 11 if on_front else 8
+        trace.name = "Pareto front" if on_front else "dominated"
+        trace.showlegend = True
+    fig.update_layout(legend={"x": 1.02, "y": 1})
+    axes = ("xaxis", "yaxis", "zaxis")
+    for axis, name in zip(axes, names, strict=False):
+        if name in ("params_count", "seconds_per_epoch") and len(names) == 2:
+            fig.update_layout({axis: {"type": "log"}})
 
 
 def _single_note(names: Sequence[str]) -> str:
@@ -552,7 +635,7 @@ def trials_section(trials: Sequence[FrozenTrial]) -> Section:
         params = "".join(
             f"<td>{esc(_fmt_value(t.params[n])) if n in t.params else ''}</td>" for n in names
         )
-        value = f"{t.value:.4f}" if t.value is not None else ""
+        value = " / ".join(f"{v:.4g}" for v in t.values) if t.values else ""
         rows.append(
             f"<tr><td class='num'>{t.number}</td><td>{t.state.name}</td>"
             f"<td>{_swatch(colors[label])}{esc(label)}</td><td class='num'>{value}</td>"

@@ -22,12 +22,11 @@ from sweeps.analysis.report.figures import (
     one_line,
 )
 from sweeps.errors import UserError
-from sweeps.store import Store, best_trial, find_parent_run, log_text
+from sweeps.store import Store, best_trial, find_parent_run, log_text, study_objectives
 from sweeps.store.schema import (
     ARTIFACT_CURVE,
     ARTIFACT_REPORT,
     ATTR_RUN_ID,
-    STUDY_METRIC,
     STUDY_SPACE_FILE,
 )
 
@@ -94,8 +93,10 @@ def render_page(
 ) -> str:
     import plotly.io as pio
 
-    metric = str(study.user_attrs.get(STUDY_METRIC, "value"))
-    direction = "maximised" if study.direction.name == "MAXIMIZE" else "minimised"
+    objectives = ", ".join(
+        f"{esc(n)} ({'maximised' if d.name == 'MAXIMIZE' else 'minimised'})"
+        for n, d in zip(study_objectives(study), study.directions, strict=True)
+    )
     space_file = study.user_attrs.get(STUDY_SPACE_FILE)
     first = True
     parts: list[str] = []
@@ -130,7 +131,7 @@ def render_page(
         "<link rel='icon' href='data:,'>"
         f"<style>{_CSS}</style></head><body>"
         f"<header><h1>Study {esc(study.study_name)}</h1>"
-        f"<p>{len(trials)} trial(s) · metric {esc(metric)} ({direction}){space}</p>"
+        f"<p>{len(trials)} trial(s) · metric {objectives}{space}</p>"
         f"<p>store {esc(store.describe())} · generated {now}</p></header>"
         f"<nav>{nav}</nav><main>{''.join(parts)}</main></body></html>\n"
     )

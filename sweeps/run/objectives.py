@@ -1,0 +1,49 @@
+"""What a finished training run scores on each of a study's objectives.
+
+The epoch metrics come from the last epoch record; ``params_count`` and
+``seconds_per_epoch`` describe the network's cost, so a study can trade accuracy against
+size or speed (a multi-objective study with a Pareto front)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+from sweeps.space import StudySettings
+from trainer.config import TrainConfig
+
+
+def metric_value(metric: str, record: Any) -> float | None:
+    """The study metric from an epoch record; ``val_*`` falls back to the training metric
+    when there is no validation split."""
+    value = getattr(record, metric, None)
+    if value is None and metric.startswith("val_"):
+        value = getattr(record, metric[4:], None)
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def param_count(config: TrainConfig) -> int:
+    """Weights and biases of the MLP ``config`` builds on its dataset's shapes."""
+    from trainer.data import load_dataset
+
+    data = load_dataset(config.dataset)  # cached per process: the trial just loaded it
+    sizes = [data.num_features, *config.hidden_layers, data.num_classes]
+    return sum(a * b + b for a, b in itertools.pairwise(sizes))
+
+
+def objective_value(name: str, result: Any) -> float | None:
+    """One objective of a finished run (``None`` when it has no finite value)."""
+    if name == "params_count":
+        return float(param_count(result.config))
+    if name == "seconds_per_epoch":
+        seconds = [r.seconds for r in result.history]
+        return float(sum(seconds) / len(seconds)) if seconds else None
+    return metric_value(name, result.final) if result.final else None
+
+
+def objective_values(settings: StudySettings, result: Any) -> tuple[float | None, ...]:
+    """Every objective of the study, in its order."""
+    return tuple(objective_value(name, result) for name in settings.objectives)
