@@ -48,16 +48,6 @@ class SweepSummary:
     seconds: float
 
 
-FEEDBACK_ROUNDS = 4
-"""An automatic cohort is at most 1/4 of the sweep: TPE and the pruner learn only from
-finished trials, so a single cohort of every trial would be a random search."""
-
-
-def auto_cohort_size(machine_limit: int, target: int) -> int:
-    """Cohort size when none is given: the machine's limit, capped for sampler feedback."""
-    return max(1, min(machine_limit, -(-target // FEEDBACK_ROUNDS)))
-
-
 def choose_engine(space: SearchSpace, requested: str) -> str:
     """``auto`` picks the population engine when the space allows it."""
     if requested != "auto":
@@ -100,6 +90,11 @@ def run_sweep(
             return trials - len(reports)
         return target - accounted_trials(study)
 
+    def record(report: TrialReport) -> None:
+        reports.append(report)
+        view.trial_done(report, _best(study))
+        update_parent(study, tracker)
+
     interrupted = False
     done = 0 if trials is not None else min(accounted_trials(study), target)
     view.start(study.study_name, target, _best(study), completed=done)
@@ -114,16 +109,9 @@ def run_sweep(
             reap_stale(study, tracker)
             warm_up()
             if engine == "population":
-                from sweeps.run.population import default_cohort_size, run_cohort
-
-                k = min(left, size or auto_cohort_size(default_cohort_size(space), target))
-                batch = run_cohort(study, space, tracker, None, k)
+                _population(study, space, tracker, size, left, remaining, trials, stop, record)
             else:
-                batch = [run_trial(study, space, tracker)]
-            for report in batch:
-                reports.append(report)
-                view.trial_done(report, _best(study))
-            update_parent(study, tracker)
+                record(run_trial(study, space, tracker))
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -133,6 +121,31 @@ def run_sweep(
     return SweepSummary(
         study.study_name, tuple(reports), interrupted, time.perf_counter() - started
     )
+
+
+def _population(
+    study: optuna.Study,
+    space: SearchSpace,
+    tracker: Tracker,
+    size: int | None,
+    left: int,
+    remaining: Callable[[], int],
+    trials: int | None,
+    stop: Callable[[], bool] | None,
+    record: Callable[[TrialReport], None],
+) -> None:
+    """The population engine's turn of the loop: up to ``size`` (default: the machine's
+    limit) trials live in slots, asked one at a time as slots free, until ``left`` more
+    trials have been asked and ``remaining()`` wants no more."""
+    from sweeps.run.population import default_cohort_size, run_population
+
+    def wanted(asked: int, live: int) -> int:
+        # --trials N counts reported trials; the top-up counts running ones already
+        more = remaining() - (live if trials is not None else 0)
+        return max(more, left - asked)
+
+    k = min(size or default_cohort_size(space), max(left, remaining()))
+    run_population(study, space, tracker, None, k, wanted=wanted, stop=stop, on_report=record)
 
 
 def _best(study: optuna.Study) -> tuple[int, float] | None:
