@@ -16,7 +16,8 @@ order from its own seed, exactly the permutation ``train(config)`` draws
 (``np.random.default_rng(seed).permutation`` per epoch); a step gathers a
 ``(K, batch, features)`` block, one batch per member. Every op is per member, so a
 member's trajectory does not depend on its slot or its neighbours: it is the trajectory
-of ``train(config)`` alone, up to floating-point rounding. Members must share
+of ``train(config)`` (a population of one), up to floating-point rounding, and the
+optimizer formulas below are checked against Keras' ``fit`` in tests/trainer. Members must share
 :func:`shape_key` (architecture, batch size, data, validation split), which fixes the
 shapes and the number of steps per epoch; learning rate, initialisation, activation,
 output activation, loss, optimizer, momentum, seed and epochs may differ.
@@ -182,8 +183,10 @@ class Population:
         self.keep_models = keep_models
         data = dataset if dataset is not None else load_dataset(template.dataset)
         self.data = data
-        x_tr, y_tr, self._x_val, self._y_val = _split(data, template)
-        self.num_train, self.num_validation = len(x_tr), len(self._x_val)
+        x_tr, y_tr, x_val, y_val = _split(data, template)
+        self.num_train, self.num_validation = len(x_tr), len(x_val)
+        self._val = (tf.constant(x_val, tf.float32), tf.constant(y_val, tf.int32))
+        self._test = (tf.constant(data.x_test, tf.float32), tf.constant(data.y_test, tf.int32))
         self.num_features, self.num_classes = data.num_features, data.num_classes
         self._chance = _chance_accuracy(data.y_test, self.num_classes)
         self._xt = tf.constant(x_tr, dtype=tf.float32)
@@ -337,8 +340,12 @@ class Population:
         hidden: list[Any] = []
         h = x[None] if len(x.shape) == 2 else x
         last = len(self.kernels) - 1
+        one = self.size == 1  # a plain matmul: cheaper than a batched one of batch 1
         for layer, (w, b) in enumerate(zip(self.kernels, self.biases, strict=True)):
-            z = tf.matmul(h, w) + tf.expand_dims(b, 1)
+            if one:  # squeeze, not slice: its gradient is a reshape, not a scatter
+                z = tf.expand_dims(tf.matmul(tf.squeeze(h, 0), tf.squeeze(w, 0)) + b[0], 0)
+            else:
+                z = tf.matmul(h, w) + tf.expand_dims(b, 1)
             if layer == last:
                 return hidden, z
             h = self._activate(z)
@@ -395,10 +402,12 @@ class Population:
             beta_1_power = tf.pow(tf.constant(_ADAM_BETA_1, tf.float32), local_step)
             beta_2_power = tf.pow(tf.constant(_ADAM_BETA_2, tf.float32), local_step)
             alpha = self._lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        lr_read = tf.identity(self._lr)  # one read per step
+        lrs = {r: tf.reshape(lr_read, [-1] + [1] * (r - 1)) for r in (2, 3)}
         for vi, (var, g) in enumerate(zip(self.variables, grads, strict=True)):
             rank = len(g.shape)
             shape = [-1] + [1] * (rank - 1)
-            lr = tf.reshape(self._lr, shape)
+            lr = lrs[rank]
             m, v = self._m[vi], self._v[vi]
             steps: dict[str, Any] = {}
             m_new: dict[str, Any] = {}
@@ -468,7 +477,7 @@ class Population:
         rows = 1 if shared else k
 
         def take(a: Any, idx: Any) -> Any:
-            return tf.gather(a, idx[0] if shared else idx)
+            return tf.gather(a, tf.reshape(idx, [-1]) if shared else idx)
 
         def step(xb: Any, yb: Any, state: tuple[Any, ...]) -> tuple[Any, ...]:
             live, batches, loss_sum, correct, seen, g_sum, g_max, last, bad_loss, bad_grad = state
@@ -534,16 +543,16 @@ class Population:
         hits = tf.reduce_sum(tf.cast(tf.equal(pred, y[None, :]), tf.float32), axis=-1)
         return loss_sum, hits
 
-    def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean loss and accuracy of every slot on ``(x, y)``, in chunks of examples."""
-        tf = self._tf
-        n = len(x)
+    def evaluate(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Mean loss and accuracy of every slot on ``(x, y)`` (tensors), in chunks of
+        examples."""
+        n = int(x.shape[0])
         chunk = max(1, _EVAL_FLOATS // (self.size * self.width))
         loss_sum = np.zeros(self.size)
         hit_sum = np.zeros(self.size)
         for s in range(0, n, chunk):
-            xs = tf.constant(x[s : s + chunk], dtype=tf.float32)
-            ys = tf.constant(y[s : s + chunk], dtype=tf.int32)
+            whole = s == 0 and chunk >= n
+            xs, ys = (x, y) if whole else (x[s : s + chunk], y[s : s + chunk])
             loss, hits = self._compiled["evaluate"](xs, ys)
             loss_sum += loss.numpy()
             hit_sum += hits.numpy()
@@ -637,7 +646,7 @@ class Population:
             self._compiled["restore"](tf.constant(failed))  # back to their last good weights
         val_loss = val_acc = None
         if self.num_validation:
-            val_loss, val_acc = self.evaluate(self._x_val, self._y_val)
+            val_loss, val_acc = self.evaluate(*self._val)
         dead, saturated = self._units()
         seconds = time.perf_counter() - t0
         ended: list[int] = []
@@ -667,13 +676,18 @@ class Population:
                 ended.append(int(j))
         return self._finish(ended)
 
+    def initial(self) -> tuple[np.ndarray, np.ndarray]:
+        """Loss and gradient norm of every slot on the probe batch, as it is now (before
+        a member's first step: the pre-flight initial-loss check and the ``exploded``
+        label compare against them)."""
+        if not int(self._probe_x.shape[0]):
+            nan = np.full(self.size, np.nan)
+            return nan, nan
+        losses, norms = self._compiled["initial"](self._probe_x, self._probe_y)
+        return losses.numpy(), norms.numpy()
+
     def _preflight(self, slots: list[int], on_preflight: PopulationPreflight | None) -> None:
-        if int(self._probe_x.shape[0]):
-            losses, norms = (
-                v.numpy() for v in self._compiled["initial"](self._probe_x, self._probe_y)
-            )
-        else:
-            losses = norms = np.full(self.size, np.nan)
+        losses, norms = self.initial()
         for j in slots:
             member = self.members[j]
             assert member is not None
@@ -689,8 +703,7 @@ class Population:
         """Results of the members in ``slots``; their slots are freed."""
         if not slots:
             return []
-        data = self.data
-        test_loss, test_acc = self.evaluate(data.x_test, data.y_test)
+        test_loss, test_acc = self.evaluate(*self._test)
         out = []
         now = time.perf_counter()
         for j in slots:
