@@ -40,6 +40,10 @@ class _NoView:
         pass
 
 
+PARENT_UPDATE_SECONDS = 5.0
+"""Least time between two updates of the study's parent run during a sweep."""
+
+
 @dataclass(frozen=True)
 class SweepSummary:
     study_name: str
@@ -90,10 +94,16 @@ def run_sweep(
             return trials - len(reports)
         return target - accounted_trials(study)
 
+    parent_updated = [0.0]
+
     def record(report: TrialReport) -> None:
         reports.append(report)
         view.trial_done(report, _best(study))
-        update_parent(study, tracker)
+        # The parent's summary costs several MLflow writes: at most every few seconds
+        # (populations end many trials per epoch); the final one is in ``finally``.
+        if time.perf_counter() - parent_updated[0] >= PARENT_UPDATE_SECONDS:
+            update_parent(study, tracker)
+            parent_updated[0] = time.perf_counter()
 
     interrupted = False
     done = 0 if trials is not None else min(accounted_trials(study), target)
