@@ -223,6 +223,8 @@ class Population:
         self._masks: dict[Any, Any] = {}
         self._kinds: _Kinds | None = None
         self._compiled: dict[str, Any] = {}
+        self._pending: dict[int, TrainConfig | None] = {}  # slot -> new member / None: freed
+        self._init_cache: dict[tuple[Any, ...], np.ndarray] = {}
 
     # -- slots -----------------------------------------------------------------------
 
@@ -250,24 +252,10 @@ class Population:
                 f"{', '.join(MEMBER_FIELDS)}"
             )
         slot = self.members.index(None)  # ValueError when full
-        tf = self._tf
         if self._kinds is None or not self._kinds.covers(config):
             kinds = self._kinds or _Kinds((), (), ())
             self._set_kinds(kinds.with_config(config))
-        cache: dict[tuple[Any, ...], np.ndarray] = {}
-        for layer, (fan_in, units) in enumerate(itertools.pairwise(self._sizes)):
-            kernel = _initial(config, layer, False, (fan_in, units), cache)
-            bias = _initial(config, layer, True, (units,), cache)
-            self.kernels[layer][slot].assign(kernel)
-            self.biases[layer][slot].assign(bias)
-        self._reset_slot(slot)
-        self._lr[slot].assign(config.learning_rate)
-        self._momentum[slot].assign(config.momentum)
-        low, high = (0.0, 1.0) if config.activation == "sigmoid" else (-1.0, 1.0)
-        margin = SATURATION_MARGIN * (high - low)
-        self._near_low[slot].assign(tf.fill((1, 1), low + margin))
-        self._near_high[slot].assign(tf.fill((1, 1), high - margin))
-        self._set_choice(slot, config)
+        self._pending[slot] = config
         self.members[slot] = _Member(
             key=slot if key is None else key,
             config=config,
@@ -276,31 +264,56 @@ class Population:
         )
         return slot
 
-    def _reset_slot(self, slot: int) -> None:
-        for var in (*self._m, *self._v):
-            var[slot].assign(tf_zeros_like_slice(self._tf, var, slot))
-        self._iterations[slot].assign(0)
-
     def _release(self, slot: int) -> None:
-        """Free ``slot``: zero weights and learning rate, so nothing in it moves."""
-        for var in self.variables:
-            var[slot].assign(tf_zeros_like_slice(self._tf, var, slot))
-        self._reset_slot(slot)
-        self._lr[slot].assign(0.0)
-        self._set_choice(slot, None)
+        """Free ``slot``: zero weights and learning rate (at the next :meth:`flush`), so
+        nothing in it moves."""
+        self._pending[slot] = None
         self.members[slot] = None
 
-    def _set_choice(self, slot: int, config: TrainConfig | None) -> None:
-        assert self._kinds is not None
-        chosen = set()
-        if config is not None:
-            chosen = {
-                ("activation", config.activation),
-                ("loss", (config.loss, config.output_activation)),
-                ("optimizer", config.optimizer),
-            }
+    def flush(self) -> None:
+        """Write the slots filled or freed since the last flush into the variables, each
+        variable once (:meth:`run_epoch` starts with it): a member's initial weights
+        (exactly the Keras model's), zero optimizer state and step count, its learning
+        rate, momentum and choices; zeros for a freed slot."""
+        if not self._pending:
+            return
+        pending = dict(sorted(self._pending.items()))
+        self._pending.clear()
+        slots = list(pending)
+        cache = self._init_cache
+        if len(cache) > 256:
+            cache.clear()
+        for layer, (fan_in, units) in enumerate(itertools.pairwise(self._sizes)):
+            for var, bias, shape in (
+                (self.kernels[layer], False, (fan_in, units)),
+                (self.biases[layer], True, (units,)),
+            ):
+                value = var.numpy()
+                for slot, config in pending.items():
+                    value[slot] = (
+                        0.0 if config is None else _initial(config, layer, bias, shape, cache)
+                    )
+                var.assign(value)
+        for var in (*self._m, *self._v, self._iterations):
+            value = var.numpy()
+            value[slots] = 0
+            var.assign(value)
+        rows = {
+            "lr": (self._lr, lambda c: c.learning_rate, 0.0),
+            "momentum": (self._momentum, lambda c: c.momentum, 0.0),
+            "low": (self._near_low, lambda c: _near(c)[0], -1.0),
+            "high": (self._near_high, lambda c: _near(c)[1], 1.0),
+        }
+        for var, get, empty in rows.values():
+            value = var.numpy()
+            for slot, config in pending.items():
+                value[slot] = empty if config is None else get(config)
+            var.assign(value)
         for name, mask in self._masks.items():
-            mask[slot].assign(name in chosen)
+            value = mask.numpy()
+            for slot, config in pending.items():
+                value[slot] = config is not None and name in _choices(config)
+            mask.assign(value)
 
     def _set_kinds(self, kinds: _Kinds) -> None:
         """Compile the population for ``kinds`` (a retrace); existing masks are kept."""
@@ -613,6 +626,7 @@ class Population:
         (``stopped_early`` unless it was its last epoch). Ended members free their slots.
         """
         tf = self._tf
+        self.flush()
         fresh = [j for j, m in enumerate(self.members) if m is not None and m.fresh]
         if fresh:
             self._preflight(fresh, on_preflight)
@@ -680,6 +694,7 @@ class Population:
         """Loss and gradient norm of every slot on the probe batch, as it is now (before
         a member's first step: the pre-flight initial-loss check and the ``exploded``
         label compare against them)."""
+        self.flush()
         if not int(self._probe_x.shape[0]):
             nan = np.full(self.size, np.nan)
             return nan, nan
@@ -704,13 +719,15 @@ class Population:
         if not slots:
             return []
         test_loss, test_acc = self.evaluate(*self._test)
+        all_kernels = [w.numpy() for w in self.kernels]
+        all_biases = [b.numpy() for b in self.biases]
         out = []
         now = time.perf_counter()
         for j in slots:
             member = self.members[j]
             assert member is not None
-            kernels = [w[j].numpy() for w in self.kernels]
-            biases = [b[j].numpy() for b in self.biases]
+            kernels = [w[j] for w in all_kernels]
+            biases = [b[j] for b in all_biases]
             outcome = _classify_run(
                 member.history,
                 member.divergence,
@@ -745,12 +762,24 @@ class Population:
             )
             out.append((member.key, result))
             self._release(j)
+        self.flush()
         return out
 
 
-def tf_zeros_like_slice(tf: Any, var: Any, slot: int) -> Any:
-    """Zeros shaped like one slot of ``var``."""
-    return tf.zeros(var.shape[1:], var.dtype)
+def _near(config: TrainConfig) -> tuple[float, float]:
+    """Where a unit of ``config``'s activation counts as at its low / high bound."""
+    low, high = (0.0, 1.0) if config.activation == "sigmoid" else (-1.0, 1.0)
+    margin = SATURATION_MARGIN * (high - low)
+    return low + margin, high - margin
+
+
+def _choices(config: TrainConfig) -> set[tuple[str, Any]]:
+    """The mask names (see :class:`_Kinds`) that select ``config``'s formulas."""
+    return {
+        ("activation", config.activation),
+        ("loss", (config.loss, config.output_activation)),
+        ("optimizer", config.optimizer),
+    }
 
 
 def _initial(

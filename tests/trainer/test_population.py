@@ -239,6 +239,7 @@ def test_initial_weights_equal_the_keras_model(
     pop = Population(configs[0], len(configs), dataset=small)
     for config in configs:
         pop.add(config)
+    pop.flush()
     for k, config in enumerate(configs):
         model = build_model(config, small.num_features, small.num_classes)
         for layer, dense in enumerate(model.layers):

@@ -260,6 +260,7 @@ def test_compiled_epoch_matches_keras_fit_in_the_given_order(opt: str, lr: float
     init = build_model(cfg, features, classes).get_weights()
     pop = Population(cfg, 1, dataset=data)
     pop.add(cfg)
+    pop.flush()
     order = np.arange(len(x))[::-1].astype(np.int32)  # reversed: not the natural order
     epoch = pop._compiled["epoch_shared"]
     out = epoch(tf.constant(x), tf.constant(y, dtype=tf.int32), order[None], tf.constant([True]))
