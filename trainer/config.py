@@ -33,8 +33,9 @@ BIAS_INITS = ("zeros", "ones", "constant", "normal", "truncated_normal", "unifor
 LOSSES = ("mse", "quadratic", "crossentropy")
 OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
 
-COHORT_FIELDS = ("hidden_layers", "batch_size", "dataset", "validation_split", "epochs", "seed")
-"""Fields every member of a population shares: they fix the shapes and the batch stream."""
+SHAPE_FIELDS = ("hidden_layers", "batch_size", "dataset", "validation_split")
+"""Fields every member of a population shares: they fix the tensor shapes and the number
+of steps per epoch (each member draws its own batch order from its own seed)."""
 
 
 class ConfigError(ValueError):

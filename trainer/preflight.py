@@ -186,19 +186,14 @@ def preflight(config: TrainConfig, *, dataset: Any = None) -> tuple[PreflightWar
 
     ``dataset`` (a :class:`trainer.data.Dataset`) defaults to ``config.dataset``.
     """
-    from trainer._tf import tf_keras
-    from trainer.data import load_dataset, train_validation_split
-    from trainer.model import build_model
-    from trainer.signals import Probe
+    from trainer.data import load_dataset
+    from trainer.population import Population
 
-    _, keras = tf_keras()
     data = dataset if dataset is not None else load_dataset(config.dataset)
-    x_tr, y_tr, _, _ = train_validation_split(data, config.validation_split)
-    keras.backend.clear_session(free_memory=False)
-    keras.utils.set_random_seed(config.seed)
-    model = build_model(config, data.num_features, data.num_classes)
-    initial_loss, _ = Probe(config, model, x_tr, y_tr, data.num_classes).initial()
-    return run_checks(config, data.num_classes, initial_loss=initial_loss)
+    pop = Population(config, 1, dataset=data)
+    pop.add(config)
+    losses, _ = pop.initial()
+    return run_checks(config, data.num_classes, initial_loss=float(losses[0]))
 
 
 __all__ = [

@@ -5,12 +5,15 @@ Here a whole epoch runs inside one ``tf.function`` (a ``tf.while_loop`` over bat
 and the loop's condition checks that the batch loss and gradient norm are finite: the
 first non-finite batch ends the epoch before its update is applied, so a divergence is
 caught on the very batch where it happens and no further epochs are wasted.
+
+The loop itself is :class:`trainer.population.Population` (``train`` is a population of
+one); this module holds what describes one run: its records, its result, its epoch end
+and its label.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,12 +22,9 @@ import numpy as np
 
 from trainer._tf import tf_keras
 from trainer.config import ConfigError, TrainConfig
-from trainer.data import Dataset, load_dataset, train_validation_split
-from trainer.losses import per_example_loss
-from trainer.model import build_model, build_optimizer
+from trainer.data import Dataset, train_validation_split
 from trainer.outcome import Divergence, Outcome, classify
-from trainer.preflight import PreflightWarning, run_checks
-from trainer.signals import Probe
+from trainer.preflight import PreflightWarning
 
 
 @dataclass(frozen=True)
@@ -119,90 +119,6 @@ class TrainResult:
         }
 
 
-class _EpochRunner:
-    """Compiled per-epoch loop and evaluation for one model/optimizer pair."""
-
-    def __init__(self, config: TrainConfig, model: Any, optimizer: Any, num_classes: int):
-        tf, _ = tf_keras()
-        self._tf = tf
-        variables = model.trainable_variables
-        optimizer.build(variables)
-        batch = config.batch_size
-
-        def loss_fn(logits: Any, labels: Any) -> Any:
-            onehot = tf.one_hot(labels, num_classes, dtype=logits.dtype)
-            return per_example_loss(config.loss, config.output_activation, logits, onehot)
-
-        def epoch(x: Any, y: Any, order: Any) -> Any:
-            n = tf.shape(order)[0]
-            n_batches = (n + batch - 1) // batch
-            zero = tf.constant(0.0)
-
-            def cond(i: Any, ok: Any, *_: Any) -> Any:
-                return tf.logical_and(i < n_batches, ok)
-
-            def body(
-                i: Any,
-                ok: Any,
-                loss_sum: Any,
-                correct: Any,
-                seen: Any,
-                g_sum: Any,
-                g_max: Any,
-                last_loss: Any,
-                bad_loss: Any,
-                bad_grad: Any,
-            ) -> Any:
-                idx = order[i * batch : tf.minimum((i + 1) * batch, n)]
-                xb = tf.gather(x, idx)
-                yb = tf.gather(y, idx)
-                with tf.GradientTape() as tape:
-                    logits = model(xb, training=True)
-                    loss = tf.reduce_mean(loss_fn(logits, yb))
-                grads = tape.gradient(loss, variables)
-                g_norm = tf.linalg.global_norm(grads)
-                finite = tf.logical_and(tf.math.is_finite(loss), tf.math.is_finite(g_norm))
-
-                def step() -> Any:
-                    # Apply in cross-replica context: in a replica context the Keras
-                    # TF optimizer all-reduces the gradients, and that all-reduce
-                    # registers a custom gradient in TensorFlow's global gradient
-                    # registry on every trace, which keeps each traced epoch graph
-                    # alive forever (~3 MB leaked per train() call in a sweep).
-                    tf.distribute.get_replica_context().merge_call(
-                        lambda _strategy: optimizer.apply(grads, variables)
-                    )
-                    return tf.constant(True)
-
-                tf.cond(finite, step, lambda: tf.constant(False))
-                hits = tf.reduce_sum(
-                    tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), yb), tf.float32)
-                )
-                count = tf.cast(tf.shape(idx)[0], tf.float32)
-                sums = (loss_sum, correct, seen, g_sum, g_max, last_loss)
-                return (
-                    i + 1,
-                    finite,
-                    *_accumulate(tf, finite, sums, loss, count, hits, g_norm),
-                    tf.where(finite, bad_loss, loss),
-                    tf.where(finite, bad_grad, g_norm),
-                )
-
-            init = (tf.constant(0), tf.constant(True), zero, zero, zero, zero, zero)
-            nan = tf.constant(float("nan"))
-            return tf.while_loop(cond, body, (*init, nan, zero, zero))
-
-        def evaluate(x: Any, y: Any) -> Any:
-            logits = model(x, training=False)
-            loss = tf.reduce_mean(loss_fn(logits, y))
-            pred = tf.argmax(logits, -1, output_type=tf.int32)
-            acc = tf.reduce_mean(tf.cast(tf.equal(pred, y), tf.float32))
-            return loss, acc
-
-        self.epoch = tf.function(epoch, reduce_retracing=True)
-        self.evaluate = tf.function(evaluate, reduce_retracing=True)
-
-
 def train(
     config: TrainConfig,
     *,
@@ -218,92 +134,27 @@ def train(
     trials). ``on_epoch_end`` may return ``True`` to stop after that epoch.
     ``on_preflight`` receives the pre-flight warnings (see :mod:`trainer.preflight`)
     before the first step; they are also on the result (``warnings``).
+
+    One engine: this is a :class:`trainer.population.Population` of one slot (one
+    epoch loop, epoch end, probe, result builder and set of optimizer formulas for a
+    single run and for a sweep's populations alike).
     """
-    tf, keras = tf_keras()
-    data = dataset if dataset is not None else load_dataset(config.dataset)
-    x_tr, y_tr, x_val, y_val = _split(data, config)
-    started = time.perf_counter()
+    from trainer.population import Population
+
+    _, keras = tf_keras()
     keras.backend.clear_session(free_memory=False)
-    keras.utils.set_random_seed(config.seed)
-    num_classes = data.num_classes
-    model = build_model(config, data.num_features, num_classes)
-    runner = _EpochRunner(config, model, build_optimizer(config), num_classes)
-    probe = Probe(config, model, x_tr, y_tr, num_classes)
-    initial_loss, initial_grad_norm = probe.initial()
-    warnings = run_checks(config, num_classes, initial_loss=initial_loss)
-    if on_preflight is not None:
-        on_preflight(warnings)
-
-    xt = tf.constant(x_tr, dtype=tf.float32)
-    yt = tf.constant(y_tr, dtype=tf.int32)
-    val = (tf.constant(x_val), tf.constant(y_val, dtype=tf.int32)) if len(x_val) else None
-    rng = np.random.default_rng(config.seed)
-    history: list[EpochRecord] = []
-    divergence: Divergence | None = None
-    last_batch_loss: float | None = None
-    stopped = False
-    for epoch in range(1, config.epochs + 1):
-        t0 = time.perf_counter()
-        order = tf.constant(rng.permutation(len(x_tr)).astype(np.int32))
-        batches, ok, *sums = (v.numpy() for v in runner.epoch(xt, yt, order))
-        val_loss = val_acc = None
-        if val is not None:
-            vl, va = runner.evaluate(*val)
-            val_loss, val_acc = float(vl), float(va)
-        units = probe.units()
-        record, divergence, last_batch_loss = _epoch_end(
-            epoch,
-            batches,
-            ok,
-            sums,
-            last_batch_loss,
-            val_loss=val_loss,
-            val_accuracy=val_acc,
-            seconds=time.perf_counter() - t0,
-            dead_fraction=units.dead_fraction,
-            saturated_fraction=units.saturated_fraction,
+    pop = Population(config, 1, dataset=dataset, keep_models=keep_model)
+    pop.add(config)
+    ended: list[tuple[Any, TrainResult]] = []
+    while not ended:
+        ended = pop.run_epoch(
+            None if on_epoch_end is None else lambda _key, record: on_epoch_end(record),
+            None if on_preflight is None else lambda _key, warnings: on_preflight(warnings),
         )
-        history.append(record)
-        if divergence is not None:
-            break
-        if on_epoch_end is not None and on_epoch_end(record):
-            stopped = epoch < config.epochs
-            break
-
-    x_te, y_te = tf.constant(data.x_test), tf.constant(data.y_test, dtype=tf.int32)
-    test_loss, test_acc = (float(v) for v in runner.evaluate(x_te, y_te))
-    chance = _chance_accuracy(data.y_test, num_classes)
-    outcome = _classify_run(
-        history,
-        divergence,
-        kernels=[layer.kernel.numpy() for layer in model.layers],
-        biases=[layer.bias.numpy() for layer in model.layers],
-        test_accuracy=test_acc,
-        chance_accuracy=chance,
-        initial_loss=initial_loss,
-        initial_grad_norm=initial_grad_norm,
-        config=config,
-    )
-    return TrainResult(
-        config=config,
-        outcome=outcome,
-        history=tuple(history),
-        test_loss=test_loss,
-        test_accuracy=test_acc,
-        chance_accuracy=chance,
-        divergence=divergence,
-        stopped_early=stopped,
-        wall_time=time.perf_counter() - started,
-        num_train=len(x_tr),
-        num_validation=len(x_val),
-        model=model if keep_model else None,
-        initial_loss=initial_loss,
-        initial_grad_norm=initial_grad_norm,
-        warnings=warnings,
-    )
+    return ended[0][1]
 
 
-# -- shared with the population engine (trainer.population), which must match train() ------
+# -- pieces of the engine (trainer.population) that concern one run ---------------------
 
 
 def _split(data: Dataset, config: TrainConfig) -> tuple[np.ndarray, ...]:

@@ -157,7 +157,10 @@ def run(
         str, typer.Option(help="auto, single or population (many trials in one graph).")
     ] = "auto",
     cohort_size: Annotated[
-        int | None, typer.Option(min=1, help="Trials per population cohort (default: automatic).")
+        int | None,
+        typer.Option(
+            min=1, help="Slots: trials live at once in the population engine (default: automatic)."
+        ),
     ] = None,
     workers: Annotated[
         int, typer.Option(min=1, help="Local worker processes sharing the study.")

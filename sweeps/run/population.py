@@ -1,18 +1,23 @@
-"""The population engine for sweeps: a cohort of trials trained as one vectorised model.
+"""The population engine for sweeps: a continuous scheduler over slots.
 
-:func:`run_cohort` asks Optuna for several trials at once, gives each its own
-:class:`~sweeps.run.session.TrialSession` (so each still has its own MLflow child run, its
-own pruning and its own ending), groups them by :func:`trainer.population.cohort_key`
-(trials that differ in batch size, architecture, ... form separate sub-cohorts) and
-trains each group with :func:`trainer.population.train_population`.
+:func:`run_population` keeps up to K trials live. Each asked trial gets its own
+:class:`~sweeps.run.session.TrialSession` (its own MLflow child run, pruning and ending)
+and a slot in the :class:`trainer.population.Population` of its shape (architecture,
+batch size, data, validation split); one population per shape, their epochs run in
+turn (round-robin). After every epoch each live member is reported to its session (the
+pruner decides), members that ended are finished at once (Optuna told, MLflow run
+closed), and only then are new trials asked and put into the freed slots: the sampler
+sees every finished trial before the next ask.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
@@ -29,23 +34,24 @@ from sweeps.run.session import TrialReport, TrialSession
 from sweeps.space import SearchSpace
 from sweeps.store import Tracker
 from sweeps.store.schema import ATTR_OUTCOME, ATTR_REASON
-from trainer.config import COHORT_FIELDS, DEFAULTS, TrainConfig
+from trainer.config import DEFAULTS, SHAPE_FIELDS, TrainConfig
 
 __all__ = [
-    "COHORT_FIELDS",
     "MAX_COHORT",
     "MAX_SUBCOHORTS",
+    "SHAPE_FIELDS",
     "can_use_population",
     "default_cohort_size",
-    "run_cohort",
+    "run_population",
+    "subcohort_count",
 ]
 
 MAX_COHORT = 64
 """Largest automatic cohort: beyond it, per-step arithmetic dominates and gains flatten."""
 
 MAX_SUBCOHORTS = 4
-"""A space whose swept cohort fields can take more value combinations than this splits a
-cohort into sub-cohorts too small to be worth it: :func:`can_use_population` says no."""
+"""A space whose swept shape fields can take more value combinations than this splits the
+slots into populations too small to be worth it: :func:`can_use_population` says no."""
 
 # Population size beyond which the members' parameters make each step compute-bound
 # (measured on CPU: 784-30-10 MLPs keep gaining up to K=64, i.e. ~1.5M parameters).
@@ -57,10 +63,10 @@ _KNOWN_SIZES = {"mnist-mini": (10_000, 784, 10), "mnist": (60_000, 784, 10)}
 
 
 def subcohort_count(space: SearchSpace) -> float:
-    """How many distinct cohort keys the swept parameters can produce (``inf`` for a
-    continuous one)."""
+    """How many distinct shapes (:data:`SHAPE_FIELDS`) the swept parameters can produce
+    (``inf`` for a continuous one)."""
     count = 1.0
-    for name in COHORT_FIELDS:
+    for name in SHAPE_FIELDS:
         dist = space.distributions.get(name)
         if dist is not None:
             count *= _distinct_values(dist)
@@ -73,9 +79,10 @@ def can_use_population(space: SearchSpace) -> bool:
     """Whether the population engine suits ``space``.
 
     Yes when every swept parameter is one members may differ in (learning rate,
-    initialisation, activations, loss, optimizer, momentum), or when the swept cohort
-    fields (batch size, architecture, epochs, seed, data, validation split) can only
-    take a few combinations (at most :data:`MAX_SUBCOHORTS`), so sub-cohorts stay large.
+    initialisation, activations, loss, optimizer, momentum, seed, epochs), or when the
+    swept shape fields (batch size, architecture, data, validation split) can only take
+    a few combinations (at most :data:`MAX_SUBCOHORTS`), so each shape's population
+    stays large.
     """
     return subcohort_count(space) <= MAX_SUBCOHORTS
 
@@ -104,75 +111,145 @@ def default_cohort_size(
     return int(max(1, min(MAX_COHORT, by_memory, by_compute)))
 
 
-def run_cohort(
+@dataclass
+class _Live:
+    """A trial asked and not yet ended: its session and its heartbeat."""
+
+    session: TrialSession
+    heartbeat: contextlib.ExitStack
+    config: TrainConfig | None = None
+    placed: bool = False
+
+
+Wanted = Callable[[int, int], int]
+"""``(asked so far, live now) -> how many more trials to ask`` (<= 0: none)."""
+
+
+def run_population(
     study: optuna.Study,
     space: SearchSpace,
     tracker: Tracker,
     dataset: Any,
     size: int,
-    asked: list[optuna.Trial] | None = None,
+    *,
+    wanted: Wanted,
+    stop: Callable[[], bool] | None = None,
+    on_report: Callable[[TrialReport], None] | None = None,
+    ask: Callable[[], optuna.Trial | None] | None = None,
 ) -> list[TrialReport]:
-    """Ask ``size`` trials (or take ``asked``), train them as populations, record how
-    each one ended.
+    """Train trials in slots, up to ``size`` live at once, until ``wanted`` says no more.
 
-    Every trial gets its own session (MLflow child run, pruner reports); trials that
-    share a cohort key train together. An error in one sub-cohort fails its trials only;
-    Ctrl-C ends every unfinished trial as interrupted and is re-raised.
+    ``ask`` asks one trial (default: ``study.ask``); it may answer ``None`` when the study
+    has no trial left to give (the atomic top-up of several workers), and then no more
+    trials are asked in this call.
+
+    New trials are asked only at epoch boundaries, after the members that ended have been
+    told to Optuna, and while ``stop()`` is false (live trials then run to their end).
+    ``on_report`` gets each trial's report as it ends. An error in a population fails
+    its live trials only; Ctrl-C ends every live trial as interrupted and is re-raised.
     """
-    from trainer.population import cohort_key, train_population
+    from trainer.data import load_dataset
+    from trainer.population import Population, shape_key
 
-    trials = asked or [
-        study.ask(fixed_distributions=space.distributions) for _ in range(max(1, size))
-    ]
+    size = max(1, size)
+    shapes = subcohort_count(space)
+    capacity = size if not math.isfinite(shapes) else -(-size // max(1, min(size, int(shapes))))
+    pops: dict[Any, Population] = {}
+    datasets: dict[str, Any] = {}
+    live: dict[int, _Live] = {}
     reports: list[TrialReport] = []
-    sessions: list[TrialSession] = []
-    told: set[int] = set()  # trials ended without a session
-    with trial_heartbeat(tracker.store.optuna, study, *trials):
+    asked = 0
+    exhausted = False
+
+    def report(entry: _Live, rep: TrialReport) -> None:
+        live.pop(entry.session.trial.number, None)
+        entry.heartbeat.close()
+        reports.append(rep)
+        if on_report is not None:
+            on_report(rep)
+
+    def ask_one() -> None:
+        nonlocal asked, exhausted
+        trial = ask() if ask is not None else study.ask(fixed_distributions=space.distributions)
+        if trial is None:
+            exhausted = True
+            return
+        asked += 1
+        beat = contextlib.ExitStack()
+        beat.enter_context(trial_heartbeat(tracker.store.optuna, study, trial))
         try:
-            groups: dict[Any, list[tuple[TrialSession, TrainConfig]]] = {}
-            for trial in trials:
+            session = TrialSession(study, space, tracker, trial, engine="population")
+        except Exception as exc:  # e.g. the tracking store refused the run
+            beat.close()
+            rep = _fail_unstarted(study, space, trial, exc)
+            reports.append(rep)
+            if on_report is not None:
+                on_report(rep)
+            return
+        entry = _Live(session, beat)
+        live[trial.number] = entry
+        try:
+            entry.config = session.config()
+        except Exception as exc:
+            report(entry, session.fail(exc))
+
+    def place() -> None:
+        for entry in live.values():
+            if entry.placed or entry.config is None:
+                continue
+            key = shape_key(entry.config)
+            pop = pops.get(key)
+            if pop is None:
+                name = entry.config.dataset
+                if dataset is None and name not in datasets:
+                    datasets[name] = load_dataset(name)
+                data = dataset if dataset is not None else datasets[name]
                 try:
-                    session = TrialSession(study, space, tracker, trial, engine="population")
-                except Exception as exc:  # e.g. the tracking store refused the run
-                    reports.append(_fail_unstarted(study, space, trial, exc))
-                    told.add(trial.number)
-                    continue
-                sessions.append(session)
+                    pop = pops[key] = Population(entry.config, capacity, dataset=data)
+                except Exception as exc:  # e.g. a batch larger than the training set
+                    report(entry, entry.session.fail(exc))
+                    return place()
+            if pop.free:
+                pop.add(entry.config, key=entry.session.trial.number)
+                entry.placed = True
+
+    def on_epoch_end(number: int, record: Any) -> bool:
+        return live[number].session.on_epoch(record)
+
+    try:
+        while True:
+            while (
+                len(live) < size
+                and not exhausted
+                and not (stop and stop())
+                and wanted(asked, len(live)) > 0
+            ):
+                ask_one()
+            place()
+            busy = [(key, pop) for key, pop in pops.items() if pop.live]
+            if not busy:  # a trial waiting for a slot implies a busy population
+                break
+            for key, pop in busy:  # one epoch of each shape in turn
+                members = [m.key for m in pop.members if m is not None]
                 try:
-                    config = session.config()
+                    ended = pop.run_epoch(on_epoch_end)
                 except Exception as exc:
-                    reports.append(session.fail(exc))
+                    del pops[key]  # its state is unknown now: a fresh one for the next
+                    for number in members:
+                        if number in live:
+                            entry = live[number]
+                            report(entry, entry.session.fail(exc))
                     continue
-                groups.setdefault(cohort_key(config), []).append((session, config))
-
-            for members in groups.values():
-                group = [s for s, _ in members]
-
-                def on_epoch_end(k: int, record: Any, group: list[TrialSession] = group) -> bool:
-                    return group[k].on_epoch(record)
-
-                try:
-                    results = train_population(
-                        [c for _, c in members], dataset=dataset, on_epoch_end=on_epoch_end
-                    )
-                except Exception as exc:
-                    for session in group:
-                        if not session.finished:
-                            reports.append(session.fail(exc))
-                    continue
-                reports.extend(
-                    s.finish(r) for s, r in zip(group, results, strict=True) if not s.finished
-                )
-        except KeyboardInterrupt:
-            for session in sessions:
-                if not session.finished:
-                    session.interrupt()
-            told.update(s.trial.number for s in sessions)
-            for trial in trials:
-                if trial.number not in told:
-                    study.tell(trial, state=TrialState.FAIL)
-            raise
-    return sorted(reports, key=lambda r: r.number)
+                for number, result in ended:
+                    entry = live[number]
+                    report(entry, entry.session.finish(result))
+    except KeyboardInterrupt:
+        for entry in list(live.values()):
+            if not entry.session.finished:
+                entry.session.interrupt()
+            entry.heartbeat.close()
+        raise
+    return reports
 
 
 def _fail_unstarted(

@@ -41,6 +41,10 @@ class _NoView:
         pass
 
 
+PARENT_UPDATE_SECONDS = 5.0
+"""Least time between two updates of the study's parent run during a sweep."""
+
+
 @dataclass(frozen=True)
 class SweepSummary:
     study_name: str
@@ -49,16 +53,6 @@ class SweepSummary:
     seconds: float
     timed_out: bool = False
     """The time budget ran out: no new trial was started after it (the study resumes)."""
-
-
-FEEDBACK_ROUNDS = 4
-"""An automatic cohort is at most 1/4 of the sweep: TPE and the pruner learn only from
-finished trials, so a single cohort of every trial would be a random search."""
-
-
-def auto_cohort_size(machine_limit: int, target: int) -> int:
-    """Cohort size when none is given: the machine's limit, capped for sampler feedback."""
-    return max(1, min(machine_limit, -(-target // FEEDBACK_ROUNDS)))
 
 
 def choose_engine(space: SearchSpace, requested: str) -> str:
@@ -116,6 +110,21 @@ def run_sweep(
             return trials - len(reports)
         return target - accounted_trials(study)
 
+    parent_updated = [0.0]
+
+    def record(report: TrialReport) -> None:
+        reports.append(report)
+        view.trial_done(report, _best(study))
+        # The parent's summary costs several MLflow writes: at most every few seconds
+        # (populations end many trials per epoch); the final one is in ``finally``.
+        if time.perf_counter() - parent_updated[0] >= PARENT_UPDATE_SECONDS:
+            update_parent(study, tracker)
+            parent_updated[0] = time.perf_counter()
+
+    def claim() -> optuna.Trial | None:
+        claimed = claim_trials(study, store, space, target, 1)
+        return claimed[0] if claimed else None
+
     interrupted = False
     done = 0 if trials is not None else min(accounted_trials(study), target)
     view.start(study.study_name, target, _best(study), completed=done)
@@ -129,25 +138,17 @@ def run_sweep(
                 left = 1
             reap_stale(study, tracker)
             warm_up()
-            k = 1
-            if engine == "population":
-                from sweeps.run.population import default_cohort_size
-
-                k = min(left, size or auto_cohort_size(default_cohort_size(space), target))
             # topping up: count and ask atomically, or N workers overshoot the target
-            asked = None if trials is not None else claim_trials(study, store, space, target, k)
-            if asked == []:
-                continue  # another worker took the last slot
+            ask = None if trials is not None else claim
             if engine == "population":
-                from sweeps.run.population import run_cohort
-
-                batch = run_cohort(study, space, tracker, None, k, asked=asked)
+                _population(
+                    study, space, tracker, size, left, remaining, trials, stop_now, record, ask
+                )
             else:
-                batch = [run_trial(study, space, tracker, trial=asked[0] if asked else None)]
-            for report in batch:
-                reports.append(report)
-                view.trial_done(report, _best(study))
-            update_parent(study, tracker)
+                trial = ask() if ask is not None else None
+                if ask is not None and trial is None:
+                    continue  # another worker took the last slot
+                record(run_trial(study, space, tracker, trial=trial))
         timed_out = out_of_time() and remaining() > 0
     except KeyboardInterrupt:
         interrupted = True
@@ -161,6 +162,35 @@ def run_sweep(
         interrupted,
         time.perf_counter() - started,
         timed_out=timed_out,
+    )
+
+
+def _population(
+    study: optuna.Study,
+    space: SearchSpace,
+    tracker: Tracker,
+    size: int | None,
+    left: int,
+    remaining: Callable[[], int],
+    trials: int | None,
+    stop: Callable[[], bool] | None,
+    record: Callable[[TrialReport], None],
+    ask: Callable[[], optuna.Trial | None] | None,
+) -> None:
+    """The population engine's turn of the loop: up to ``size`` (default: the machine's
+    limit) trials live in slots, asked one at a time as slots free (through ``ask`` when
+    given: the atomic top-up), until ``left`` more trials have been asked and
+    ``remaining()`` wants no more."""
+    from sweeps.run.population import default_cohort_size, run_population
+
+    def wanted(asked: int, live: int) -> int:
+        # --trials N counts reported trials; the top-up counts running ones already
+        more = remaining() - (live if trials is not None else 0)
+        return max(more, left - asked)
+
+    k = min(size or default_cohort_size(space), max(left, remaining()))
+    run_population(
+        study, space, tracker, None, k, wanted=wanted, stop=stop, on_report=record, ask=ask
     )
 
 

@@ -104,6 +104,31 @@ def test_export_retrains_to_same_validation_accuracy(swept, cli, tmp_path: Path)
     assert res.code == 0 and (tmp_path / "best.json").read_text().startswith("{")
 
 
+def test_export_of_a_population_trial_retrains_to_same_validation_accuracy(
+    cli, write_space, tmp_path: Path
+) -> None:
+    """Trials of the population engine, recycled through 2 slots with their own seeds and
+    epoch counts, next to a diverging neighbour: the exported best retrains alone, with
+    the single engine, to the trial's validation accuracy."""
+    params = {
+        **DIVERGING,
+        "seed": {"type": "categorical", "choices": [1, 2, 3]},
+        "epochs": {"type": "categorical", "choices": [1, 2]},
+    }
+    space = write_space("popexport", study={"trials": 6}, params=params)
+    root = tmp_path / "mlruns"
+    res = cli("run", space, "--root", root, "--engine", "population", "--cohort-size", "2")
+    assert res.code == 0, res
+    study = load_existing("popexport", resolve_store(root=root))
+    assert {t.user_attrs["mlflow_run_id"] for t in study.trials}  # tracked
+    assert study.best_trial.params["learning_rate"] == 0.001
+    out = tmp_path / "best.yaml"
+    assert cli("export", "popexport", "--out", out, "--root", root).code == 0
+    res = cli("train", "--params", out, "--root", root, "--no-track")
+    assert res.code in (0, 1), res
+    assert f"val accuracy {study.best_value:.4f}" in res.out
+
+
 def test_trials_table_csv_and_parquet(swept, cli, tmp_path: Path) -> None:
     _, root, _ = swept
     for name in ("t.csv", "t.parquet"):

@@ -15,9 +15,10 @@ from sweeps.run.population import (
     MAX_COHORT,
     can_use_population,
     default_cohort_size,
-    run_cohort,
+    run_population,
     subcohort_count,
 )
+from sweeps.run.session import TrialReport
 from sweeps.space import SearchSpace, parse_space
 from sweeps.store import Store, Tracker, open_study, resolve_store
 from sweeps.store.schema import TAG_OUTCOME, TAG_REASON, TAG_ROLE, TAG_STATE, TAG_TRIAL
@@ -54,19 +55,35 @@ def child_runs(store: Store, tracker: Tracker) -> dict[int, Any]:
     return {int(r.data.tags[TAG_TRIAL]): r for r in runs if r.data.tags.get(TAG_ROLE) == "trial"}
 
 
+def run_cohort(
+    study: optuna.Study, space: SearchSpace, tracker: Tracker, data: Dataset, n: int, size: int = 0
+) -> list[TrialReport]:
+    """``n`` trials through ``size`` slots (default ``n``), reports by trial number."""
+    reports = run_population(
+        study, space, tracker, data, size or n, wanted=lambda asked, live: n - asked
+    )
+    return sorted(reports, key=lambda r: r.number)
+
+
 class Recorder:
-    """Wraps train_population: records each sub-cohort, can fail chosen ones."""
+    """Wraps Population.run_epoch: records each epoch's members, can fail chosen shapes."""
 
     def __init__(self, fail_batch: int | None = None, exc: BaseException | None = None) -> None:
         self.calls: list[list[TrainConfig]] = []
         self.fail_batch, self.exc = fail_batch, exc
-        self.real = trainer.population.train_population
+        self.real = trainer.population.Population.run_epoch
 
-    def __call__(self, configs: list[TrainConfig], **kwargs: Any) -> Any:
-        self.calls.append(list(configs))
-        if self.exc is not None and configs[0].batch_size == self.fail_batch:
-            raise self.exc
-        return self.real(configs, **kwargs)
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> Recorder:
+        recorder = self
+
+        def run_epoch(pop: Any, *args: Any, **kwargs: Any) -> Any:
+            recorder.calls.append([m.config for m in pop.members if m is not None])
+            if recorder.exc is not None and pop.template.batch_size == recorder.fail_batch:
+                raise recorder.exc
+            return recorder.real(pop, *args, **kwargs)
+
+        monkeypatch.setattr(trainer.population.Population, "run_epoch", run_epoch)
+        return self
 
 
 # --------------------------------------------------------------------------- run_cohort
@@ -144,7 +161,7 @@ def test_the_pruner_stops_one_member(store: Store, mini: Dataset) -> None:
     assert trials[0].user_attrs["epochs_run"] == 2
 
 
-def test_members_that_differ_in_batch_size_train_in_sub_cohorts(
+def test_members_that_differ_in_batch_size_train_in_one_population_per_shape(
     store: Store, mini: Dataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     space = make_space(
@@ -158,16 +175,17 @@ def test_members_that_differ_in_batch_size_train_in_sub_cohorts(
         {"learning_rate": lr, "batch_size": b} for b in (100, 200) for lr in (0.0005, 0.001)
     ]
     study, tracker = start(store, space, *enqueued)
-    recorder = Recorder()
-    monkeypatch.setattr(trainer.population, "train_population", recorder)
+    recorder = Recorder().install(monkeypatch)
     reports = run_cohort(study, space, tracker, mini, 4)
-    assert sorted(len(c) for c in recorder.calls) == [2, 2]
+    # one population per batch size, epochs in turn: 100, 200, 100, 200
+    assert [len(c) for c in recorder.calls] == [2, 2, 2, 2]
+    assert [call[0].batch_size for call in recorder.calls] == [100, 200, 100, 200]
     assert all(len({c.batch_size for c in call}) == 1 for call in recorder.calls)
     assert [r.state for r in reports] == ["COMPLETE"] * 4
     assert len(child_runs(store, tracker)) == 4
 
 
-def test_an_error_fails_only_its_sub_cohort(
+def test_an_error_fails_only_its_population(
     store: Store, mini: Dataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     space = make_space(
@@ -179,9 +197,7 @@ def test_an_error_fails_only_its_sub_cohort(
     )
     enqueued = [{"learning_rate": 0.001, "batch_size": b} for b in (100, 200, 100)]
     study, tracker = start(store, space, *enqueued)
-    monkeypatch.setattr(
-        trainer.population, "train_population", Recorder(fail_batch=200, exc=RuntimeError("boom"))
-    )
+    Recorder(fail_batch=200, exc=RuntimeError("boom")).install(monkeypatch)
     reports = run_cohort(study, space, tracker, mini, 3)
     assert [r.state for r in reports] == ["COMPLETE", "FAIL", "COMPLETE"]
     assert reports[1].outcome == "failed"
@@ -199,15 +215,51 @@ def test_ctrl_c_interrupts_every_unfinished_member(
         "pop-ctrl-c", {"learning_rate": {"type": "categorical", "choices": [0.0005, 0.001]}}
     )
     study, tracker = start(store, space, {"learning_rate": 0.001}, {"learning_rate": 0.0005})
-    monkeypatch.setattr(
-        trainer.population, "train_population", Recorder(fail_batch=100, exc=KeyboardInterrupt())
-    )
+    Recorder(fail_batch=100, exc=KeyboardInterrupt()).install(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         run_cohort(study, space, tracker, mini, 2)
     trials = study.get_trials()
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL]
     assert {t.user_attrs["outcome"] for t in trials} == {"interrupted"}
     assert {r.info.status for r in child_runs(store, tracker).values()} == {"KILLED"}
+
+
+def test_slots_are_refilled_as_trials_end_and_the_sampler_is_told_first(
+    store: Store, mini: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two slots, five trials: the diverging trial ends in epoch 1 and its slot takes the
+    next trial while trial 0 is still training; every trial is asked only after the
+    trial whose slot it takes was told to Optuna; nothing is left running."""
+    space = make_space(
+        "pop-slots", {"learning_rate": {"type": "categorical", "choices": [0.0005, 0.001, 3.0]}}
+    )
+    lrs = (0.001, 3.0, 0.0005, 0.001, 0.0005)
+    study, tracker = start(store, space, *({"learning_rate": lr} for lr in lrs))
+    recorder = Recorder().install(monkeypatch)
+    seen: list[int] = []
+    reports = run_population(
+        study,
+        space,
+        tracker,
+        mini,
+        2,
+        wanted=lambda asked, live: len(lrs) - asked,
+        on_report=lambda r: seen.append(r.number),
+    )
+    assert seen == [1, 0, 2, 3, 4]  # reported as they end, not at the end
+    assert [len(c) for c in recorder.calls] == [2, 2, 2, 2, 1]  # never more than 2 live
+    assert [c.learning_rate for c in recorder.calls[1]] == [0.001, 0.0005]
+    trials = {t.number: t for t in study.get_trials()}
+    assert all(t.state.is_finished() for t in trials.values())
+    assert trials[2].datetime_start >= trials[1].datetime_complete  # told, then asked
+    assert trials[2].datetime_start < trials[0].datetime_complete  # while 0 trains
+    assert {r.number: r.state for r in reports} == {
+        0: "COMPLETE",
+        1: "PRUNED",
+        2: "COMPLETE",
+        3: "COMPLETE",
+        4: "COMPLETE",
+    }
 
 
 # --------------------------------------------------------------------------- choosing
@@ -238,8 +290,14 @@ def test_can_use_population() -> None:
     assert not can_use_population(
         make_space("e", {**lr, "validation_split": {"type": "float", "low": 0.1, "high": 0.2}})
     )
+    # seed and epochs are per member now (each member draws its own batch order)
+    per_member = {
+        "seed": {"type": "int", "low": 0, "high": 99},
+        "epochs": {"type": "categorical", "choices": [1, 2, 3]},
+    }
+    assert can_use_population(make_space("f", {**few, **per_member}))
     assert not can_use_population(
-        make_space("f", {**few, "seed": {"type": "categorical", "choices": [0, 1]}})
+        make_space("g", {**few, "validation_split": {"type": "categorical", "choices": [0.1, 0.2]}})
     )
 
 

@@ -116,10 +116,15 @@ def test_stuck_without_symmetry(small: Dataset) -> None:
     # crossentropy on a linear output: a known bad pairing that does not learn. Its loss
     # rises every epoch (6.0 -> 9.3 -> 9.8 -> 10.1), so since issue 14 it is first
     # "exploded" (it was "stuck" alone); stuck still applies, and the reason names the cause.
+    # The pairing is chaotic (outputs divided by their sum): after epoch 1 the trajectory
+    # depends on float rounding (Keras' optimizer classes and the engine's formulas part
+    # at epoch 1: loss 9.32 vs 9.15), so whether accuracy ends at chance (stuck too) is
+    # not a property of the config; exploded, first, is.
     result = run(small, output_activation="linear")
-    assert result.outcome.labels == ("exploded", "stuck")
+    assert result.outcome.labels[0] == "exploded"
+    assert set(result.outcome.labels) <= {"exploded", "stuck"}
     assert "symmetric" not in result.outcome.labels
-    assert "not above chance" in result.outcome.reason
+    assert "training made it worse" in result.outcome.reason
     assert "output_activation linear with crossentropy" in result.outcome.reason
 
 

@@ -28,7 +28,7 @@ from trainer.config import (
 )
 from trainer.data import Dataset
 from trainer.model import build_model
-from trainer.population import _Population, cohort_key, train_population
+from trainer.population import Population, shape_key, train_population
 from trainer.training import TrainResult, train
 
 LOSS_RTOL, LOSS_ATOL = 1e-4, 1e-5
@@ -173,12 +173,11 @@ def assert_same_run(pop: TrainResult, ref: TrainResult, data: Dataset) -> None:
 # --------------------------------------------------------------------------- cohorts
 
 
-def test_cohort_key_names_what_members_share() -> None:
-    assert cohort_key(BASE) == ((16,), 32, "mnist-mini", 0.1, 2, 3)
-    assert cohort_key(BASE.replace(learning_rate=1.0, optimizer="adam", loss="mse")) == cohort_key(
-        BASE
-    )
-    assert cohort_key(BASE.replace(batch_size=64)) != cohort_key(BASE)
+def test_shape_key_names_what_members_share() -> None:
+    assert shape_key(BASE) == ((16,), 32, "mnist-mini", 0.1)
+    member_change = {"learning_rate": 1.0, "optimizer": "adam", "loss": "mse", "seed": 9}
+    assert shape_key(BASE.replace(**member_change, epochs=7)) == shape_key(BASE)
+    assert shape_key(BASE.replace(batch_size=64)) != shape_key(BASE)
 
 
 @pytest.mark.parametrize(
@@ -186,13 +185,11 @@ def test_cohort_key_names_what_members_share() -> None:
     [
         {"batch_size": 16},
         {"hidden_layers": [8]},
-        {"epochs": 3},
-        {"seed": 4},
         {"validation_split": 0.2},
         {"dataset": "mnist"},
     ],
 )
-def test_members_with_another_cohort_key_are_refused(change: dict[str, Any]) -> None:
+def test_members_with_another_shape_are_refused(change: dict[str, Any]) -> None:
     field = next(iter(change))
     with pytest.raises(ValueError, match=rf"member 1 .*{field}="):
         train_population([BASE, BASE.replace(**change)])
@@ -239,13 +236,10 @@ def test_initial_weights_equal_the_keras_model(
         for seed in (3,)
         for scale in (0.5, 2.0)
     ]
-    pop = _Population(
-        configs,
-        small.num_features,
-        small.num_classes,
-        (small.x_train[:8], small.y_train[:8]),
-        examples=100,
-    )
+    pop = Population(configs[0], len(configs), dataset=small)
+    for config in configs:
+        pop.add(config)
+    pop.flush()
     for k, config in enumerate(configs):
         model = build_model(config, small.num_features, small.num_classes)
         for layer, dense in enumerate(model.layers):
@@ -470,3 +464,95 @@ def test_nielsen_learning_rate_cohort_on_full_mnist(mnist: Dataset) -> None:
     assert results[2].test_accuracy > 0.8
     assert abs(results[2].test_accuracy - ref.test_accuracy) < 0.01
     np.testing.assert_allclose(results[2].history[0].loss, ref.history[0].loss, rtol=0.01)
+
+
+# --------------------------------------------------------------------------- slots
+
+
+def _recycle(
+    pop: Population, queue: list[tuple[int, TrainConfig]], stop: set[tuple[int, int]] = frozenset()
+) -> tuple[dict[int, TrainResult], list[list[int]]]:
+    """Run ``pop`` as a sweep does: refill free slots from ``queue`` at every epoch
+    boundary; ``stop`` holds ``(key, epoch)`` pairs at which a member is stopped.
+    Returns the results and, per epoch, the keys of the members that trained in it."""
+    queue = list(queue)
+    results: dict[int, TrainResult] = {}
+    trained: list[list[int]] = []
+    while queue or pop.live:
+        while queue and pop.free:
+            key, config = queue.pop(0)
+            pop.add(config, key=key)
+        trained.append(sorted(m.key for m in pop.members if m is not None))
+        results.update(pop.run_epoch(lambda key, record: (key, record.epoch) in stop))
+    return results, trained
+
+
+def test_a_member_of_a_busy_recycling_population_trains_as_alone(small: Dataset) -> None:
+    """Members with their own seeds and epoch counts come and go through 3 slots, each
+    starting in whatever slot is free next to members at other epochs: every one equals
+    its solo run (its own batch order, its own optimizer state from zero)."""
+    configs = [
+        BASE.replace(seed=5, epochs=1, optimizer="adam", learning_rate=0.003),
+        BASE.replace(seed=6, epochs=3, optimizer="momentum", learning_rate=0.02, momentum=0.9),
+        BASE.replace(seed=7, epochs=2, activation="relu", learning_rate=0.2),
+        BASE.replace(seed=5, epochs=2, optimizer="rmsprop", learning_rate=0.001),
+        BASE.replace(seed=8, epochs=3, loss="mse", output_activation="sigmoid", learning_rate=0.5),
+        BASE.replace(seed=6, epochs=1, optimizer="adam", learning_rate=0.003, activation="tanh"),
+    ]
+    pop = Population(BASE, 3, dataset=small, keep_models=True)
+    results, trained = _recycle(pop, list(enumerate(configs)), stop={(2, 1)})
+    # refills happen at the epoch boundary where a slot frees
+    assert trained == [[0, 1, 2], [1, 3, 4], [1, 3, 4], [4, 5]]
+    assert pop.live == 0 and pop.free == 3
+    for key, config in enumerate(configs):
+        kwargs: dict[str, Any] = {}
+        if key == 2:
+            kwargs["on_epoch_end"] = lambda record: True
+        assert_same_run(results[key], solo(config, small, **kwargs), small)
+        # and the same as in a population of one, to rounding noise: neighbours do not matter
+        (alone,) = train_population(
+            [config], dataset=small, keep_models=True, on_epoch_end=lambda k, r, key=key: key == 2
+        )
+        assert [r.loss for r in results[key].history] == pytest.approx(
+            [r.loss for r in alone.history], rel=1e-6
+        )
+        for mine, theirs in zip(
+            results[key].model.get_weights(), alone.model.get_weights(), strict=True
+        ):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-7)
+    assert results[2].stopped_early and results[2].epochs_run == 1
+
+
+def test_a_diverging_member_frees_its_slot_at_the_epoch_boundary(small: Dataset) -> None:
+    """The diverging member leaves at the end of its epoch: the next member takes its
+    slot from a clean state (weights, optimizer slots and step count from zero), and
+    no NaN reaches it or the neighbours."""
+    healthy = BASE.replace(optimizer="adam", learning_rate=0.003, epochs=3)
+    follower = BASE.replace(seed=11, optimizer="adam", learning_rate=0.003, epochs=2)
+    pop = Population(BASE, 2, dataset=small, keep_models=True)
+    results, trained = _recycle(pop, [(0, healthy), (1, DIVERGING), (2, follower)])
+    assert trained == [[0, 1], [0, 2], [0, 2]]  # the slot is reused after one epoch
+    assert results[1].outcome.label == "diverged" and results[1].epochs_run == 1
+    assert_same_run(results[0], solo(healthy, small), small)
+    assert_same_run(results[2], solo(follower, small), small)
+    assert pop.live == 0
+    for var in pop.variables:  # freed slots hold zeros, not the diverged member's weights
+        assert not np.any(var.numpy())
+
+
+def test_a_freed_slot_costs_no_training_steps_when_nobody_is_left(small: Dataset) -> None:
+    pop = Population(BASE, 2, dataset=small)
+    pop.add(DIVERGING.replace(epochs=5), key="bad")
+    ((key, result),) = pop.run_epoch()
+    assert key == "bad" and result.outcome.label == "diverged"
+    assert pop.live == 0 and pop.run_epoch() == []
+
+
+def test_a_config_of_another_shape_is_refused_by_a_population(small: Dataset) -> None:
+    pop = Population(BASE, 2, dataset=small)
+    with pytest.raises(ValueError, match="batch_size=64"):
+        pop.add(BASE.replace(batch_size=64))
+    pop.add(BASE)
+    pop.add(BASE)
+    with pytest.raises(ValueError):
+        pop.add(BASE)  # full

@@ -17,9 +17,10 @@ from tests.trainer._memory import live_func_graphs, needs_statm, rss_mb
 from trainer._tf import tf_keras
 from trainer.config import ConfigError, TrainConfig
 from trainer.data import Dataset
-from trainer.model import build_model, build_optimizer
+from trainer.model import build_model
 from trainer.outcome import Outcome
-from trainer.training import EpochRecord, TrainResult, _EpochRunner, train
+from trainer.population import Population
+from trainer.training import EpochRecord, TrainResult, train
 
 # --------------------------------------------------------------------------- configs
 
@@ -249,20 +250,24 @@ def test_train_matches_keras_fit(
 
 
 @pytest.mark.parametrize(("opt", "lr"), [("sgd", 0.5), ("momentum", 0.1), ("adam", 0.01)])
-def test_epoch_runner_matches_keras_fit_in_the_given_order(opt: str, lr: float) -> None:
+def test_compiled_epoch_matches_keras_fit_in_the_given_order(opt: str, lr: float) -> None:
     """The compiled epoch takes the batches in exactly the order it is given."""
     tf, _ = tf_keras()
     data = toy_dataset(n=90, seed=2)
     cfg = equivalence_config("sigmoid", "softmax", "crossentropy", opt, lr)
     x, y = data.x_train, data.y_train
     features, classes = data.num_features, data.num_classes
-    model = build_model(cfg, features, classes)
-    init = model.get_weights()
-    runner = _EpochRunner(cfg, model, build_optimizer(cfg), classes)
+    init = build_model(cfg, features, classes).get_weights()
+    pop = Population(cfg, 1, dataset=data)
+    pop.add(cfg)
+    pop.flush()
     order = np.arange(len(x))[::-1].astype(np.int32)  # reversed: not the natural order
-    out = runner.epoch(tf.constant(x), tf.constant(y, dtype=tf.int32), tf.constant(order))
-    batches, ok, loss_sum, _correct, seen = (v.numpy() for v in out[:5])
+    epoch = pop._compiled["epoch_shared"]
+    out = epoch(tf.constant(x), tf.constant(y, dtype=tf.int32), order[None], tf.constant([True]))
+    ok, batches, loss_sum, _correct, seen = (v.numpy()[0] for v in out[:5])
     assert (int(batches), bool(ok), int(seen)) == (math.ceil(90 / 16), True, 90)
+    model = build_model(cfg, features, classes)
+    model.set_weights([v.numpy()[0] for v in pop.variables])
 
     reference = keras_reference(cfg, features, classes, init)
     onehot = np.eye(classes, dtype=np.float32)[y]
