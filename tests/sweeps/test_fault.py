@@ -188,7 +188,9 @@ def _fault_run(
         study={"trials": target},
         params={
             "learning_rate": {"type": "float", "low": 0.001, "high": 0.05, "log": True},
-            "epochs": 6,
+            # long enough that a trial is still running when the test looks for one to
+            # kill, even on a quiet machine (a 6-epoch trial could end between two looks)
+            "epochs": 30,
             "batch_size": 50,
         },
     )
