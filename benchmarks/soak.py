@@ -38,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,6 +52,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks._mlflow_server import MlflowServer  # noqa: E402
+from benchmarks._pg import (  # noqa: E402
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
+    create_database,
+    drop_databases,
+)
 
 STUDY = "soak"
 
@@ -125,45 +131,15 @@ class SoakResult:
 # -- PostgreSQL ------------------------------------------------------------------------------
 
 
-def _pg() -> tuple[str, int, str]:
-    env = os.environ
-    return (
-        env.get("SWEEPS_TEST_PG_HOST", "127.0.0.1"),
-        int(env.get("SWEEPS_TEST_PG_PORT", "5432")),
-        env.get("SWEEPS_TEST_PG_USER", "postgres"),
-    )
-
-
-def _admin() -> Any:
-    import psycopg2
-
-    host, port, user = _pg()
-    conn = psycopg2.connect(host=host, port=port, user=user, dbname="postgres", connect_timeout=5)
-    conn.autocommit = True
-    return conn
-
-
 @contextmanager
 def pg_databases(*labels: str, keep: bool = False) -> Iterator[list[str]]:
     """Fresh databases (URLs), dropped afterwards unless ``keep``."""
-    host, port, user = _pg()
-    names = [f"sweeps_soak_{label}_{uuid.uuid4().hex[:8]}" for label in labels]
-    conn = _admin()
+    names = [create_database("sweeps_soak", label, connect_timeout=5) for label in labels]
     try:
-        for name in names:
-            conn.cursor().execute(f'CREATE DATABASE "{name}"')
-    finally:
-        conn.close()
-    try:
-        yield [f"postgresql+psycopg2://{user}@{host}:{port}/{n}" for n in names]
+        yield [f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{n}" for n in names]
     finally:
         if not keep:
-            conn = _admin()
-            try:
-                for name in names:
-                    conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            finally:
-                conn.close()
+            drop_databases(names, connect_timeout=5)
 
 
 # -- the soak --------------------------------------------------------------------------------

@@ -7,32 +7,19 @@ creates databases with unique names and drops them afterwards. Tests using
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
-PG_HOST = os.environ.get("SWEEPS_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("SWEEPS_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("SWEEPS_TEST_PG_USER", "postgres")
+from benchmarks._pg import PG_HOST, PG_PORT, PG_USER, admin, create_database, drop_databases
 
-
-def _admin() -> Any:
-    import psycopg2
-
-    conn = psycopg2.connect(
-        host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", connect_timeout=3
-    )
-    conn.autocommit = True
-    return conn
+__all__ = ["PG_HOST", "PG_PORT", "PG_USER", "admin", "pg_available", "pg_databases", "url"]
 
 
 def pg_available() -> str | None:
     """``None`` when the server answers, else why not."""
     try:
-        conn = _admin()
+        conn = admin()
     except Exception as exc:
         return " ".join(str(exc).split())
     conn.close()
@@ -53,22 +40,8 @@ def pg_databases() -> Iterator[Callable[[str], str]]:
     made: list[str] = []
 
     def make(label: str) -> str:
-        name = f"sweeps_test_{label}_{uuid.uuid4().hex[:10]}"
-        conn = _admin()
-        try:
-            conn.cursor().execute(f'CREATE DATABASE "{name}"')
-        finally:
-            conn.close()
-        made.append(name)
-        return name
+        made.append(create_database("sweeps_test", label))
+        return made[-1]
 
     yield make
-    if not made:
-        return
-    conn = _admin()
-    try:
-        cur = conn.cursor()
-        for name in made:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        conn.close()
+    drop_databases(made)

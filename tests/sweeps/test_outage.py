@@ -94,7 +94,7 @@ def test_postgresql_connections_dropped_while_idle_are_reopened(
     from sweeps.run.session import run_trial
     from sweeps.space import load_space
     from sweeps.store import Tracker, open_study
-    from tests.sweeps.pg import _admin, url
+    from tests.sweeps.pg import admin, url
 
     optuna_db, mlflow_db = pg_databases("ping"), pg_databases("pingml")
     store = resolve_store(storage=url(optuna_db), tracking_uri=url(mlflow_db), root=tmp_path)
@@ -102,7 +102,7 @@ def test_postgresql_connections_dropped_while_idle_are_reopened(
     study = open_study(space, store)
     tracker = Tracker(store, "ping")
     assert run_trial(study, space, tracker).state == "COMPLETE"
-    conn = _admin()
+    conn = admin()
     try:
         cur = conn.cursor()
         cur.execute(
