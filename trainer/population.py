@@ -10,6 +10,10 @@ is initialised exactly as the Keras model of ``train(config)``, its optimizer st
 zeroed) and frees it at the end of the epoch in which it completes, diverges or is
 stopped (:meth:`Population.run_epoch` returns its :class:`TrainResult`). A free slot
 holds zero weights and a zero learning rate: it computes, but nothing in it moves.
+A *resizable* population (the sweeps' and :func:`train_population`'s) has no free slot
+for long: at the next epoch boundary it grows to hold every member added, or drops its
+free slots once a quarter of them are free (the live members move up with their state;
+the compiled functions are retraced for the new size).
 
 **Independent members.** Each member keeps its own epoch counter and draws its own batch
 order from its own seed, exactly the permutation ``train(config)`` draws
@@ -36,8 +40,10 @@ on a step where some member fails) and restored after the epoch; its
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
+import weakref
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,7 +52,7 @@ import numpy as np
 
 from trainer._tf import tf_keras
 from trainer.config import OPTIMIZERS, SHAPE_FIELDS, TrainConfig
-from trainer.data import Dataset, load_dataset
+from trainer.data import Dataset, load_dataset, train_validation_split
 from trainer.losses import per_example_loss
 from trainer.model import build_model, initializer, layer_seed
 from trainer.outcome import Divergence
@@ -106,6 +112,8 @@ _ADAM_BETA_1 = 0.9
 _ADAM_BETA_2 = 0.999
 _RMSPROP_RHO = 0.9
 _EPSILON = 1e-7
+_SHRINK_AT = 0.75
+"""A resizable population shrinks when at most this share of its slots is live."""
 _EVAL_FLOATS = 1 << 23
 """Evaluation runs over chunks of examples so that K * chunk * layer width stays below this."""
 
@@ -172,6 +180,7 @@ class Population:
         *,
         dataset: Dataset | None = None,
         keep_models: bool = False,
+        resizable: bool = False,
     ) -> None:
         tf, _ = tf_keras()
         self._tf = tf
@@ -180,61 +189,85 @@ class Population:
         self.shape = shape_key(template)
         self.template = template
         self.size = capacity
+        self.resizable = resizable
         self.keep_models = keep_models
         data = dataset if dataset is not None else load_dataset(template.dataset)
         self.data = data
-        x_tr, y_tr, x_val, y_val = _split(data, template)
+        x_tr, _, x_val, _ = _split(data, template)  # checks the batch size fits
         self.num_train, self.num_validation = len(x_tr), len(x_val)
-        self._val = (tf.constant(x_val, tf.float32), tf.constant(y_val, tf.int32))
-        self._test = (tf.constant(data.x_test, tf.float32), tf.constant(data.y_test, tf.int32))
         self.num_features, self.num_classes = data.num_features, data.num_classes
         self._chance = _chance_accuracy(data.y_test, self.num_classes)
-        self._xt = tf.constant(x_tr, dtype=tf.float32)
-        self._yt = tf.constant(y_tr, dtype=tf.int32)
         n_probe = min(PROBE_SIZE, len(x_tr))
-        self._probe_x = tf.constant(x_tr[:n_probe], dtype=tf.float32)
-        self._probe_y = tf.constant(y_tr[:n_probe], dtype=tf.int32)
+        self._xt, self._yt, self._val, self._test, self._probe_x, self._probe_y = _tensors(
+            tf, data, template.validation_split, n_probe
+        )
         self._sizes = [self.num_features, *template.hidden_layers, self.num_classes]
         self.width = max(self._sizes[1:])
         self.hidden_units = int(sum(template.hidden_layers))
         self._units_apply = bool(self.hidden_units and n_probe)
         self._batch = template.batch_size
         self.members: list[_Member | None] = [None] * capacity
-
-        k = capacity
-        self.kernels: list[Any] = []
-        self.biases: list[Any] = []
+        self._init_cache: dict[tuple[Any, ...], np.ndarray] = {}
+        # every per-slot variable by name: its row for an empty slot, for a new member
+        self._specs: dict[Any, _Rows] = {}
+        self._vars: dict[Any, Any] = {}
         for layer, (fan_in, units) in enumerate(itertools.pairwise(self._sizes)):
-            self.kernels.append(tf.Variable(tf.zeros((k, fan_in, units)), name=f"kernel_{layer}"))
-            self.biases.append(tf.Variable(tf.zeros((k, units)), name=f"bias_{layer}"))
-        self.variables = [v for pair in zip(self.kernels, self.biases, strict=True) for v in pair]
-        self._snapshots = [
-            tf.Variable(v, trainable=False, name=f"snapshot_{i}")
-            for i, v in enumerate(self.variables)
-        ]
-        self._m = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.variables]
-        self._v = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.variables]
-        self._iterations = tf.Variable(tf.zeros((k,), tf.int64), trainable=False)
-        self._lr = tf.Variable(tf.zeros((k,)), trainable=False)
-        self._momentum = tf.Variable(tf.zeros((k,)), trainable=False)
-        self._near_low = tf.Variable(tf.fill((k, 1, 1), -1.0), trainable=False)
-        self._near_high = tf.Variable(tf.fill((k, 1, 1), 1.0), trainable=False)
-        # per-slot choice masks, one row per kind name (see _Kinds)
-        self._masks: dict[Any, Any] = {}
+            for part, shape in (("kernel", (fan_in, units)), ("bias", (units,))):
+                init = functools.partial(
+                    _initial, layer=layer, bias=part == "bias", shape=shape, cache=self._init_cache
+                )
+                self._slots((part, layer), np.zeros(shape, np.float32), init, trainable=True)
+        for i, key in enumerate(list(self._specs)):  # kernel 0, bias 0, kernel 1, ...
+            for slot_kind in ("snapshot", "m", "v"):
+                self._slots((slot_kind, i), self._specs[key].empty)
+        self._slots("iterations", np.zeros((), np.int64))
+        self._slots("lr", np.zeros((), np.float32), lambda c: c.learning_rate)
+        self._slots("momentum", np.zeros((), np.float32), lambda c: c.momentum)
+        self._slots("near_low", np.full((1, 1), -1.0, np.float32), lambda c: _near(c)[0])
+        self._slots("near_high", np.full((1, 1), 1.0, np.float32), lambda c: _near(c)[1])
+        self._bind()
         self._kinds: _Kinds | None = None
         self._compiled: dict[str, Any] = {}
         self._pending: dict[int, TrainConfig | None] = {}  # slot -> new member / None: freed
-        self._init_cache: dict[tuple[Any, ...], np.ndarray] = {}
+
+    def _bind(self) -> None:
+        """Name the variables for the model and optimizer code (after (re)creation)."""
+        v = self._vars
+        layers = len(self._sizes) - 1
+        self.kernels = [v[("kernel", i)] for i in range(layers)]
+        self.biases = [v[("bias", i)] for i in range(layers)]
+        self.variables = [x for pair in zip(self.kernels, self.biases, strict=True) for x in pair]
+        self._snapshots = [v[("snapshot", i)] for i in range(2 * layers)]
+        self._m = [v[("m", i)] for i in range(2 * layers)]
+        self._v = [v[("v", i)] for i in range(2 * layers)]
+        self._iterations, self._lr, self._momentum = v["iterations"], v["lr"], v["momentum"]
+        self._near_low, self._near_high = v["near_low"], v["near_high"]
+        self._masks = {key[1]: var for key, var in v.items() if key[0] == "mask"}
 
     # -- slots -----------------------------------------------------------------------
 
+    def _slots(
+        self,
+        key: Any,
+        empty: np.ndarray,
+        init: Callable[[TrainConfig], Any] | None = None,
+        *,
+        trainable: bool = False,
+    ) -> None:
+        """Create the variable ``key`` with one row per slot, each ``empty``; a new
+        member's row is ``init(config)`` (default: ``empty``)."""
+        self._specs[key] = _Rows(empty, init or (lambda _: empty), trainable)
+        value = np.broadcast_to(empty, (self.size, *empty.shape)).copy()
+        self._vars[key] = self._tf.Variable(value, trainable=trainable, name=_var_name(key))
+
     @property
     def free(self) -> int:
+        """Free slots (a resizable population grows instead of running out)."""
         return sum(m is None for m in self.members)
 
     @property
     def live(self) -> int:
-        return self.size - self.free
+        return sum(m is not None for m in self.members)
 
     def add(self, config: TrainConfig, key: Hashable | None = None) -> int:
         """Put ``config`` into a free slot (call between epochs); returns the slot.
@@ -251,6 +284,8 @@ class Population:
                 f"config does not fit this population: {diff}; members may differ only in "
                 f"{', '.join(MEMBER_FIELDS)}"
             )
+        if self.resizable and None not in self.members:
+            self.members.append(None)  # a new row at the next flush
         slot = self.members.index(None)  # ValueError when full
         if self._kinds is None or not self._kinds.covers(config):
             kinds = self._kinds or _Kinds((), (), ())
@@ -274,46 +309,52 @@ class Population:
         """Write the slots filled or freed since the last flush into the variables, each
         variable once (:meth:`run_epoch` starts with it): a member's initial weights
         (exactly the Keras model's), zero optimizer state and step count, its learning
-        rate, momentum and choices; zeros for a freed slot."""
+        rate, momentum and choices; an empty row for a freed slot.
+
+        A resizable population also fits its size to its members here: when they do not
+        fit, or when at most :data:`_SHRINK_AT` of the slots are live, the live members
+        move up (their state with them) and the size becomes their number. A new size
+        recreates the variables and retraces the compiled functions (~0.5 s) once; an
+        empty slot would cost a whole member's compute at every step.
+        """
         if not self._pending:
             return
-        pending = dict(sorted(self._pending.items()))
-        self._pending.clear()
-        slots = list(pending)
-        cache = self._init_cache
-        if len(cache) > 256:
-            cache.clear()
-        for layer, (fan_in, units) in enumerate(itertools.pairwise(self._sizes)):
-            for var, bias, shape in (
-                (self.kernels[layer], False, (fan_in, units)),
-                (self.biases[layer], True, (units,)),
-            ):
-                value = var.numpy()
-                for slot, config in pending.items():
-                    value[slot] = (
-                        0.0 if config is None else _initial(config, layer, bias, shape, cache)
-                    )
-                var.assign(value)
-        for var in (*self._m, *self._v, self._iterations):
-            value = var.numpy()
-            value[slots] = 0
-            var.assign(value)
-        rows = {
-            "lr": (self._lr, lambda c: c.learning_rate, 0.0),
-            "momentum": (self._momentum, lambda c: c.momentum, 0.0),
-            "low": (self._near_low, lambda c: _near(c)[0], -1.0),
-            "high": (self._near_high, lambda c: _near(c)[1], 1.0),
-        }
-        for var, get, empty in rows.values():
-            value = var.numpy()
-            for slot, config in pending.items():
-                value[slot] = empty if config is None else get(config)
-            var.assign(value)
-        for name, mask in self._masks.items():
-            value = mask.numpy()
-            for slot, config in pending.items():
-                value[slot] = config is not None and name in _choices(config)
-            mask.assign(value)
+        pending = self._pending
+        self._pending = {}
+        if len(self._init_cache) > 256:
+            self._init_cache.clear()
+        layout: list[int | None] = list(range(len(self.members)))
+        size = self.size
+        if self.resizable:
+            live = [j for j, m in enumerate(self.members) if m is not None]
+            if len(live) > size or len(live) <= size * _SHRINK_AT:
+                size = max(1, len(live))
+            if size != self.size or len(self.members) > size:
+                layout = [*live, *([None] * (size - len(live)))]
+        resized = size != self.size
+        for key, rows in self._specs.items():
+            var = self._vars[key]
+            old = var.numpy()
+            new = np.empty((size, *old.shape[1:]), old.dtype) if resized else old
+            for i, j in enumerate(layout):
+                if j is None or (j in pending and pending[j] is None):
+                    new[i] = rows.empty
+                elif j in pending:
+                    new[i] = rows.init(pending[j])
+                elif resized:
+                    new[i] = old[j]
+            if resized:
+                self._vars[key] = self._tf.Variable(
+                    new, trainable=rows.trainable, name=_var_name(key)
+                )
+            else:
+                var.assign(new)
+        self.members = [None if j is None else self.members[j] for j in layout]
+        if resized:
+            self.size = size
+            self._bind()
+            assert self._kinds is not None
+            self._set_kinds(self._kinds)  # retrace for the new shapes
 
     def _set_kinds(self, kinds: _Kinds) -> None:
         """Compile the population for ``kinds`` (a retrace); existing masks are kept."""
@@ -324,19 +365,33 @@ class Population:
             *(("optimizer", o) for o in kinds.optimizers),
         ]
         for name in names:
-            if name not in self._masks:
-                self._masks[name] = tf.Variable(tf.zeros((self.size,), tf.bool), trainable=False)
+            if ("mask", name) not in self._specs:
+                self._slots(("mask", name), np.zeros((), bool), _has_choice(name))
+        self._bind()
         self._kinds = kinds
         self._act_fns = {a: keras.activations.get(a) for a in kinds.activations}
         self._compiled = {
-            "epoch": tf.function(self._make_epoch(self._batch, self.num_train, shared=False)),
-            "epoch_shared": tf.function(self._make_epoch(self._batch, self.num_train, shared=True)),
+            "epoch": self._epoch_function(shared=False),
+            "epoch_shared": self._epoch_function(shared=True),
             "evaluate": tf.function(self._evaluate_sums, reduce_retracing=True),
             "units": tf.function(self._unit_counts),
             "initial": tf.function(self._initial_sums),
             "save": tf.function(self._save),
             "restore": tf.function(self._restore),
         }
+
+    def _epoch_function(self, *, shared: bool) -> Any:
+        """The compiled epoch for this size and these kinds (traced on its first call)."""
+        tf = self._tf
+        k = self.size
+        signature = [
+            tf.TensorSpec(self._xt.shape, tf.float32),
+            tf.TensorSpec(self._yt.shape, tf.int32),
+            tf.TensorSpec([1 if shared else k, self.num_train], tf.int32),
+            tf.TensorSpec([k], tf.bool),
+        ]
+        epoch = self._make_epoch(self._batch, self.num_train, shared=shared)
+        return tf.function(epoch, input_signature=signature)
 
     def _mask(self, name: tuple[str, Any], rank: int) -> Any:
         return self._tf.reshape(self._masks[name], [-1] + [1] * (rank - 1))
@@ -486,8 +541,7 @@ class Population:
         """
         tf = self._tf
         full, rest = divmod(examples, batch)
-        k = self.size
-        rows = 1 if shared else k
+        rows = 1 if shared else -1  # -1: every slot (the population may be resized)
 
         def take(a: Any, idx: Any) -> Any:
             return tf.gather(a, tf.reshape(idx, [-1]) if shared else idx)
@@ -503,7 +557,7 @@ class Population:
             self._apply(grads, finite)
             pred = tf.argmax(logits, -1, output_type=tf.int32)
             hits = tf.reduce_sum(
-                tf.cast(tf.equal(pred, yb if rows > 1 else yb[None]), tf.float32), axis=-1
+                tf.cast(tf.equal(pred, yb[None] if shared else yb), tf.float32), axis=-1
             )
             count = float(yb.shape[-1])
             sums = (loss_sum, correct, seen, g_sum, g_max, last)
@@ -516,16 +570,17 @@ class Population:
             )
 
         def epoch(x: Any, y: Any, order: Any, active: Any) -> Any:
-            zeros = tf.zeros((k,), tf.float32)
+            k = tf.shape(active)
+            zeros = tf.zeros(k, tf.float32)
             state = (
                 active,
-                tf.zeros((k,), tf.int32),
+                tf.zeros(k, tf.int32),
                 zeros,
                 zeros,
                 zeros,
                 zeros,
                 zeros,
-                tf.fill((k,), float("nan")),
+                tf.fill(k, float("nan")),
                 zeros,
                 zeros,
             )
@@ -574,8 +629,8 @@ class Population:
     def _unit_counts(self, x: Any) -> Any:
         tf = self._tf
         hidden, _ = self._hidden_and_logits(x)
-        dead = tf.zeros((self.size,))
-        pinned = tf.zeros((self.size,))
+        dead = tf.zeros_like(self._lr)
+        pinned = tf.zeros_like(self._lr)
         for h in hidden:
             never = tf.reduce_all(h <= 0.0, axis=1)
             dead += tf.reduce_sum(tf.cast(never, tf.float32), axis=1)
@@ -762,8 +817,34 @@ class Population:
             )
             out.append((member.key, result))
             self._release(j)
-        self.flush()
+        if not self.resizable:  # else at the next epoch: a refill may keep the size
+            self.flush()
         return out
+
+
+_TENSORS: weakref.WeakKeyDictionary[Dataset, dict[tuple[float, int], tuple[Any, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _tensors(tf: Any, data: Dataset, split: float, n_probe: int) -> tuple[Any, ...]:
+    """``data``'s examples as tensors: training x and y, validation and test pairs, the
+    probe batch. Made once per dataset and split, for as long as the dataset lives: the
+    populations of a sweep (one per shape) and every ``train()`` share them instead of
+    each copying the training set (157 MB on MNIST)."""
+    by_split = _TENSORS.setdefault(data, {})
+    key = (split, n_probe)
+    if key not in by_split:
+        x_tr, y_tr, x_val, y_val = train_validation_split(data, split)
+        by_split[key] = (
+            tf.constant(x_tr, tf.float32),
+            tf.constant(y_tr, tf.int32),
+            (tf.constant(x_val, tf.float32), tf.constant(y_val, tf.int32)),
+            (tf.constant(data.x_test, tf.float32), tf.constant(data.y_test, tf.int32)),
+            tf.constant(x_tr[:n_probe], tf.float32),
+            tf.constant(y_tr[:n_probe], tf.int32),
+        )
+    return by_split[key]
 
 
 def _near(config: TrainConfig) -> tuple[float, float]:
@@ -771,6 +852,24 @@ def _near(config: TrainConfig) -> tuple[float, float]:
     low, high = (0.0, 1.0) if config.activation == "sigmoid" else (-1.0, 1.0)
     margin = SATURATION_MARGIN * (high - low)
     return low + margin, high - margin
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """How to fill a per-slot variable's row: for an empty slot, for a new member."""
+
+    empty: np.ndarray
+    init: Callable[[TrainConfig], Any]
+    trainable: bool
+
+
+def _var_name(key: Any) -> str:
+    return "_".join(str(part) for part in key) if isinstance(key, tuple) else str(key)
+
+
+def _has_choice(name: tuple[str, Any]) -> Callable[[TrainConfig], bool]:
+    """A new member's row of the mask ``name``."""
+    return lambda config: name in _choices(config)
 
 
 def _choices(config: TrainConfig) -> set[tuple[str, Any]]:
@@ -784,6 +883,7 @@ def _choices(config: TrainConfig) -> set[tuple[str, Any]]:
 
 def _initial(
     config: TrainConfig,
+    *,
     layer: int,
     bias: bool,
     shape: tuple[int, ...],
@@ -815,7 +915,8 @@ def train_population(
 
     Every config must have the same :func:`shape_key` (else ``ValueError``). Each
     member's history, weights and outcome are those of ``train(config)`` alone, up to
-    rounding (see :class:`Population`).
+    rounding (see :class:`Population`). The population is resizable: members that end
+    early (stopped, diverged, fewer epochs) stop costing compute.
     """
     configs = list(configs)
     if not configs:
@@ -831,7 +932,9 @@ def train_population(
                 f"member {i} does not share the shape of member 0: {diff}; members may "
                 f"differ only in {', '.join(MEMBER_FIELDS)}"
             )
-    pop = Population(configs[0], len(configs), dataset=dataset, keep_models=keep_models)
+    pop = Population(
+        configs[0], len(configs), dataset=dataset, keep_models=keep_models, resizable=True
+    )
     for i, config in enumerate(configs):
         pop.add(config, key=i)
     results: dict[int, TrainResult] = {}

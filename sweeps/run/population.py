@@ -4,7 +4,9 @@
 :class:`~sweeps.run.session.TrialSession` (its own MLflow child run, pruning and ending)
 and a slot in the :class:`trainer.population.Population` of its shape (architecture,
 batch size, data, validation split); one population per shape, their epochs run in
-turn (round-robin). After every epoch each live member is reported to its session (the
+turn (round-robin). Each population is resizable: it grows to hold every trial of its
+shape and shrinks as they end, so the K slots go wherever the sampler sends trials and
+an ended trial stops costing compute at the next epoch boundary. After every epoch each live member is reported to its session (the
 pruner decides), members that ended are finished at once (Optuna told, MLflow run
 closed), and only then are new trials asked and put into the freed slots: the sampler
 sees every finished trial before the next ask.
@@ -152,8 +154,6 @@ def run_population(
     from trainer.population import Population, shape_key
 
     size = max(1, size)
-    shapes = subcohort_count(space)
-    capacity = size if not math.isfinite(shapes) else -(-size // max(1, min(size, int(shapes))))
     pops: dict[Any, Population] = {}
     datasets: dict[str, Any] = {}
     live: dict[int, _Live] = {}
@@ -194,23 +194,31 @@ def run_population(
             report(entry, session.fail(exc))
 
     def place() -> None:
+        """Put every trial waiting into its shape's population (grown to hold it)."""
+        waiting: dict[Any, list[_Live]] = {}
         for entry in live.values():
-            if entry.placed or entry.config is None:
-                continue
-            key = shape_key(entry.config)
+            if not entry.placed and entry.config is not None:
+                waiting.setdefault(shape_key(entry.config), []).append(entry)
+        for key, entries in waiting.items():
             pop = pops.get(key)
             if pop is None:
-                name = entry.config.dataset
+                name = entries[0].config.dataset  # type: ignore[union-attr]
                 if dataset is None and name not in datasets:
                     datasets[name] = load_dataset(name)
                 data = dataset if dataset is not None else datasets[name]
                 try:
-                    pop = pops[key] = Population(entry.config, capacity, dataset=data)
+                    pop = pops[key] = Population(
+                        entries[0].config,  # type: ignore[arg-type]
+                        len(entries),
+                        dataset=data,
+                        resizable=True,
+                    )
                 except Exception as exc:  # e.g. a batch larger than the training set
-                    report(entry, entry.session.fail(exc))
-                    return place()
-            if pop.free:
-                pop.add(entry.config, key=entry.session.trial.number)
+                    for entry in entries:
+                        report(entry, entry.session.fail(exc))
+                    continue
+            for entry in entries:
+                pop.add(entry.config, key=entry.session.trial.number)  # type: ignore[arg-type]
                 entry.placed = True
 
     def on_epoch_end(number: int, record: Any) -> bool:
@@ -227,7 +235,7 @@ def run_population(
                 ask_one()
             place()
             busy = [(key, pop) for key, pop in pops.items() if pop.live]
-            if not busy:  # a trial waiting for a slot implies a busy population
+            if not busy:  # every trial asked is placed: nothing live means nothing left
                 break
             for key, pop in busy:  # one epoch of each shape in turn
                 members = [m.key for m in pop.members if m is not None]
