@@ -21,7 +21,7 @@ checkout only; the baseline has no per-trial hooks to time).
 
 Usage::
 
-    python benchmarks/sweep_vs_common.py [--only small|large] [--common-trials 8]
+    python benchmarks/sweep_vs_common.py [--only small|large] [--common-trials 24]
         [--base /tmp/base] [--mnist PATH]
 """
 
@@ -252,7 +252,7 @@ def common_approach(space: dict[str, Any], trials: int, mnist: str, workdir: Pat
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["small", "large"])
-    parser.add_argument("--common-trials", type=int, default=8)
+    parser.add_argument("--common-trials", type=int, default=24)
     parser.add_argument("--base", type=Path, help="checkout of the old engine to compare")
     parser.add_argument("--mnist", default=os.environ.get("SWEEPS_MNIST_PATH", str(DEFAULT_MNIST)))
     args = parser.parse_args(argv)

@@ -337,10 +337,11 @@ class Population:
             old = var.numpy()
             new = np.empty((size, *old.shape[1:]), old.dtype) if resized else old
             for i, j in enumerate(layout):
-                if j is None or (j in pending and pending[j] is None):
+                config = None if j is None else pending.get(j)
+                if config is not None:
+                    new[i] = rows.init(config)
+                elif j is None or j in pending:  # an empty row, or a slot freed
                     new[i] = rows.empty
-                elif j in pending:
-                    new[i] = rows.init(pending[j])
                 elif resized:
                     new[i] = old[j]
             if resized:

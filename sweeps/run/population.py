@@ -6,9 +6,10 @@ and a slot in the :class:`trainer.population.Population` of its shape (architect
 batch size, data, validation split); one population per shape, their epochs run in
 turn (round-robin). Each population is resizable: it grows to hold every trial of its
 shape and shrinks as they end, so the K slots go wherever the sampler sends trials and
-an ended trial stops costing compute at the next epoch boundary. After every epoch each live member is reported to its session (the
-pruner decides), members that ended are finished at once (Optuna told, MLflow run
-closed), and only then are new trials asked and put into the freed slots: the sampler
+an ended trial stops costing compute at the next epoch boundary. After every epoch
+each live member is reported to its session (the pruner decides), members that ended
+are finished at once, together (their MLflow runs closed, one wait for the writer, then
+Optuna told), and only then are new trials asked and put into the freed slots: the sampler
 sees every finished trial before the next ask.
 """
 
@@ -32,7 +33,7 @@ from optuna.distributions import (
 from optuna.trial import TrialState
 
 from sweeps.run.liveness import trial_heartbeat
-from sweeps.run.session import TrialReport, TrialSession
+from sweeps.run.session import TrialReport, TrialSession, finish_together
 from sweeps.space import SearchSpace
 from sweeps.store import Tracker
 from sweeps.store.schema import ATTR_OUTCOME, ATTR_REASON
@@ -248,9 +249,12 @@ def run_population(
                             entry = live[number]
                             report(entry, entry.session.fail(exc))
                     continue
-                for number, result in ended:
-                    entry = live[number]
-                    report(entry, entry.session.finish(result))
+                entries = [live[number] for number, _ in ended]
+                done = finish_together(
+                    tracker, [(e.session, r) for e, (_, r) in zip(entries, ended, strict=True)]
+                )
+                for entry, rep in zip(entries, done, strict=True):
+                    report(entry, rep)
     except KeyboardInterrupt:
         for entry in list(live.values()):
             if not entry.session.finished:

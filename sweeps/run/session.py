@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +94,13 @@ class TrialSession:
         self._extra_tags: dict[str, str] = {}  # diagnosis tags/artifacts, set by finish()
         self._signal = ""  # why the cheap per-epoch signals stopped the trial, if they did
         self._artifacts: dict[str, str] = {}
+        self._deferred: Callable[[], None] | None = None  # finish(wait=False): the tell
+
+    def tell_deferred(self) -> None:
+        """Tell the trial that :meth:`finish` ended with ``wait=False`` (once)."""
+        tell, self._deferred = self._deferred, None
+        if tell is not None:
+            tell()
 
     def config(self) -> TrainConfig:
         return TrainConfig.from_dict(self.params)
@@ -118,8 +125,11 @@ class TrialSession:
                 return True
         return not settings.multi and bool(self.trial.should_prune())
 
-    def finish(self, result: Any) -> TrialReport:
-        """Tell Optuna how a training run ended and close the MLflow run to match."""
+    def finish(self, result: Any, *, wait: bool = True) -> TrialReport:
+        """Tell Optuna how a training run ended and close the MLflow run to match.
+
+        ``wait=False`` (see :func:`finish_together`) queues the run's last writes and
+        leaves the telling to :meth:`tell_deferred`, after the caller's flush."""
         label, reason = result.outcome.label, result.outcome.reason
         settings = self.space.settings
         values = objective_values(settings, result)
@@ -166,7 +176,7 @@ class TrialSession:
         self._extra_tags.update(diagnosis_tags(result))
         self._artifacts.update(diagnosis_artifacts(result))
         told = [float(v) for v in values if v is not None] if settings.multi else value
-        return self._end(state, label, reason, told, summary)
+        return self._end(state, label, reason, told, summary, wait=wait)
 
     def fail(self, exc: BaseException) -> TrialReport:
         """A genuine error: FAIL with the message kept on the trial and the run."""
@@ -192,11 +202,20 @@ class TrialSession:
         value: float | list[float] | None,
         metrics: dict[str, float],
         status: str | None = None,
+        wait: bool = True,
     ) -> TrialReport:
-        """``value``: the objective, or the list of objectives of a multi-objective study."""
+        """``value``: the objective, or the list of objectives of a multi-objective study.
+        Without ``wait`` the trial is told by :meth:`tell_deferred` (or now, on error)."""
         if self.finished:
             raise RuntimeError(f"trial {self.trial.number} already finished")
         self.finished = True
+
+        def tell() -> None:
+            if state == TrialState.COMPLETE:
+                self.study.tell(self.trial, value)
+            else:
+                self.study.tell(self.trial, state=state)
+
         artifacts = {schema.ARTIFACT_PARAMS: _yaml(self.params), **self._artifacts}
         if self.history:
             artifacts[schema.ARTIFACT_HISTORY] = csv_text(self.history)
@@ -210,14 +229,36 @@ class TrialSession:
                 extra_tags=self._extra_tags,
                 artifacts=artifacts,
                 status=status,
+                wait=wait,
             )
-        finally:
-            if state == TrialState.COMPLETE:
-                self.study.tell(self.trial, value)
-            else:
-                self.study.tell(self.trial, state=state)
+        except BaseException:
+            tell()
+            raise
+        if wait:
+            tell()
+        else:
+            self._deferred = tell
         first = value[0] if isinstance(value, list) else value
         return TrialReport(self.trial.number, state.name, label, first, reason, self.params)
+
+
+def finish_together(
+    tracker: Tracker, ended: Sequence[tuple[TrialSession, Any]]
+) -> list[TrialReport]:
+    """Finish trials that ended at the same time (a population's epoch boundary): every
+    run's last writes are queued, the writer is waited on once, and only then is each
+    trial told, so a run still ends before its trial, for one wait instead of one each."""
+    reports: list[TrialReport] = []
+    if not ended:
+        return reports
+    try:
+        for session, result in ended:
+            reports.append(session.finish(result, wait=False))
+    finally:
+        tracker.flush()
+        for session, _ in ended:
+            session.tell_deferred()
+    return reports
 
 
 def update_parent(study: optuna.Study, tracker: Tracker, *, with_table: bool = False) -> None:

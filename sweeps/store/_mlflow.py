@@ -155,10 +155,12 @@ class Tracker:
         extra_tags: Mapping[str, str] | None = None,
         artifacts: Mapping[str, str] | None = None,
         status: str | None = None,
+        wait: bool = True,
     ) -> None:
         """Tag the run with its Optuna state and outcome, attach artifacts, end it; waits
         (bounded) until all of the run's writes are done, so a run ends before its trial
-        is told (what the reaper relies on)."""
+        is told (what the reaper relies on). ``wait=False`` leaves the wait to the caller
+        (:meth:`flush`), who must not tell the trial before it."""
         from mlflow.entities import Metric, RunTag
 
         now = int(time.time() * 1000)
@@ -174,7 +176,8 @@ class Tracker:
             self.log_text(run_id, text, name)
         end = status or RUN_STATUS.get(state, "FINISHED")
         self.writer.call(run_id, "end", lambda: self.client.set_terminated(run_id, end))
-        self.writer.flush()
+        if wait:
+            self.writer.flush()
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         self.writer.call(

@@ -332,3 +332,31 @@ def test_sweep_auto_engine_picks_population(tmp_path: Path) -> None:
     assert choose_engine(space, "auto") == "population"
     space = make_space("auto2", {"batch_size": {"type": "int", "low": 8, "high": 128}})
     assert choose_engine(space, "auto") == "single"
+
+
+def test_trials_ending_together_wait_for_the_writer_once_and_end_their_runs_first(
+    store: Store, mini: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three members end at the same epoch boundary: one wait for the MLflow writer (not
+    one each), and every run is already ended when its trial is told."""
+    space = make_space(
+        "pop-together", {"learning_rate": {"type": "categorical", "choices": [0.0005, 0.001]}}
+    )
+    study, tracker = start(store, space)
+    waits: list[int] = []
+    real_flush = tracker.flush
+    monkeypatch.setattr(tracker, "flush", lambda: waits.append(1) or real_flush())
+    ended_before_tell: list[bool] = []
+    real_tell = study.tell
+
+    def tell(trial: Any, *args: Any, **kwargs: Any) -> Any:
+        run_id = trial.user_attrs["mlflow_run_id"]
+        ended_before_tell.append(tracker.client.get_run(run_id).info.status != "RUNNING")
+        return real_tell(trial, *args, **kwargs)
+
+    monkeypatch.setattr(study, "tell", tell)
+    reports = run_cohort(study, space, tracker, mini, 3)
+    assert [r.state for r in reports] == ["COMPLETE"] * 3
+    assert len(waits) == 1
+    assert ended_before_tell == [True, True, True]
+    assert {t.state for t in study.get_trials()} == {TrialState.COMPLETE}
