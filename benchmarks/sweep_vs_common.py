@@ -5,8 +5,8 @@
 
   - *common approach*: a sequential Optuna TPE loop (``study.optimize``), an MLflow run per
     trial (params, per-epoch metrics), Keras ``model.fit`` with ``TerminateOnNaN`` and
-    validation data. ``--common-trials N`` runs its first N trials only (TPE's first 10 are
-    random samples, so they are representative) and reports trials per hour;
+    validation data; all 24 trials by default (``--common-trials N``: its first N only, a
+    quicker, rougher estimate); trials per hour are compared;
   - ``sweeps run`` (population engine, automatic K), whole process, start-up included.
 
 * ``large``: 100 trials x 5 epochs, the default space's five dimensions on full MNIST:
