@@ -1,7 +1,9 @@
-"""Fixtures shared by the whole suite: the embedded and the full MNIST datasets."""
+"""Fixtures shared by the whole suite: the embedded and the full MNIST datasets, and a
+private user cache."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,14 @@ def mini() -> Dataset:
 def mnist(mnist_path: Path) -> Dataset:
     """Full MNIST (60k pool / 10k test), loaded once; ``validation_split=1/6`` gives 50k/10k."""
     return load_dataset(str(mnist_path))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``XDG_CACHE_HOME`` of the session (and of the processes it starts): a new empty
+    directory, so the tests neither read nor fill the user's ``~/.cache``. The MLflow
+    template database (``sweeps.store._template``) is built there once per session."""
+    path = tmp_path_factory.mktemp("xdg-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(path))
+        yield path

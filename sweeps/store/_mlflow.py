@@ -339,12 +339,13 @@ def connect(store: Store) -> Any:
     :class:`UserError` naming the (masked) URI when MLflow cannot be reached.
 
     The first process on a fresh database creates MLflow's tables as its client opens
-    the store: under :func:`~sweeps.store.init_lock`, one process at a time.
+    the store: under :func:`~sweeps.store.init_lock`, one process at a time. A new local
+    SQLite database starts as a copy of a pre-migrated template (see
+    :mod:`sweeps.store._template`), which spares MLflow's migrations.
     """
     import os
 
     import mlflow
-    from mlflow import MlflowClient
 
     # Against a server MLflow prints "View run ... at URL" for every run it ends: one per
     # trial, drowning the progress lines; the run ids are in the trials table anyway.
@@ -355,14 +356,25 @@ def connect(store: Store) -> Any:
             _probe_server(uri)
         with init_lock(uri, "mlflow"):
             mlflow.set_tracking_uri(uri)
-            client = MlflowClient(tracking_uri=uri)
-            client.search_experiments(max_results=1)
-        return client
+            return _open_client(uri)
     except UserError:
         raise
     except Exception as exc:
         msg = scrub(" ".join(str(exc).split()), uri)[:200]
         raise UserError(f"--tracking-uri {redact(uri)}: cannot open MLflow ({msg})") from None
+
+
+def _open_client(uri: str) -> Any:
+    """The client, checked with one read; a new local database is first seeded from the
+    template (:func:`~sweeps.store._template.seed_from_template`)."""
+    from mlflow import MlflowClient
+
+    from sweeps.store._template import seed_from_template
+
+    seed_from_template(uri)
+    client = MlflowClient(tracking_uri=uri)
+    client.search_experiments(max_results=1)
+    return client
 
 
 def _probe_server(uri: str) -> None:
