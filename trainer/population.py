@@ -12,7 +12,7 @@ stopped (:meth:`Population.run_epoch` returns its :class:`TrainResult`). A free 
 holds zero weights and a zero learning rate: it computes, but nothing in it moves.
 A *resizable* population (the sweeps' and :func:`train_population`'s) has no free slot
 for long: at the next epoch boundary it grows to hold every member added, or drops its
-free slots once a quarter of them are free (the live members move up with their state;
+free slots once an epoch of them costs more than that (the live members move up with their state;
 the compiled functions are retraced for the new size).
 
 **Independent members.** Each member keeps its own epoch counter and draws its own batch
@@ -112,8 +112,10 @@ _ADAM_BETA_1 = 0.9
 _ADAM_BETA_2 = 0.999
 _RMSPROP_RHO = 0.9
 _EPSILON = 1e-7
-_SHRINK_AT = 0.75
-"""A resizable population shrinks when at most this share of its slots is live."""
+_RETRACE_SECONDS = 0.7
+"""What a new size of a population costs (new variables, the compiled functions traced
+again), measured on 2 CPU cores: a resizable population drops its free slots when one
+epoch of them costs more than this."""
 _EVAL_FLOATS = 1 << 23
 """Evaluation runs over chunks of examples so that K * chunk * layer width stays below this."""
 
@@ -190,6 +192,9 @@ class Population:
         self.template = template
         self.size = capacity
         self.resizable = resizable
+        self.retrace_seconds = _RETRACE_SECONDS
+        """A resizable population drops its free slots when an epoch of them costs more."""
+        self._epoch_seconds = 0.0  # the last epoch's (training and validation)
         self.keep_models = keep_models
         data = dataset if dataset is not None else load_dataset(template.dataset)
         self.data = data
@@ -312,10 +317,10 @@ class Population:
         rate, momentum and choices; an empty row for a freed slot.
 
         A resizable population also fits its size to its members here: when they do not
-        fit, or when at most :data:`_SHRINK_AT` of the slots are live, the live members
-        move up (their state with them) and the size becomes their number. A new size
-        recreates the variables and retraces the compiled functions (~0.5 s) once; an
-        empty slot would cost a whole member's compute at every step.
+        fit, or when one epoch of its free slots (measured: the last epoch's time per
+        slot) would cost more than a new size (:attr:`retrace_seconds`), the live
+        members move up (their state with them) and the size becomes their number. A
+        free slot costs a whole member's compute at every step.
         """
         if not self._pending:
             return
@@ -327,8 +332,9 @@ class Population:
         size = self.size
         if self.resizable:
             live = [j for j, m in enumerate(self.members) if m is not None]
-            if len(live) > size or len(live) <= size * _SHRINK_AT:
-                size = max(1, len(live))
+            wasted = (size - len(live)) * self._epoch_seconds / size
+            if len(live) > size or (live and wasted > self.retrace_seconds):
+                size = len(live)
             if size != self.size or len(self.members) > size:
                 layout = [*live, *([None] * (size - len(live)))]
         resized = size != self.size
@@ -719,6 +725,7 @@ class Population:
             val_loss, val_acc = self.evaluate(*self._val)
         dead, saturated = self._units()
         seconds = time.perf_counter() - t0
+        self._epoch_seconds = seconds
         ended: list[int] = []
         for j in np.flatnonzero(active):
             member = self.members[j]

@@ -558,11 +558,22 @@ def test_a_config_of_another_shape_is_refused_by_a_population(small: Dataset) ->
         pop.add(BASE)  # full
 
 
-def test_a_resizable_population_fits_its_size_to_its_members(small: Dataset) -> None:
-    """A resizable population grows to hold its members and shrinks when at most 3/4
-    of it is live (the live members move up, their weights and
-    optimizer state with them; a new size retraces): every member still equals its solo
-    run, wherever it sat."""
+@pytest.mark.parametrize(
+    ("retrace_seconds", "sizes"),
+    [
+        # free slots dropped at once: 3 live; 2 (one freed); 1 + 2 new; 1
+        (0.0, [3, 2, 3, 1]),
+        # a new size dearer than any epoch of free slots: it only grows
+        (1e9, [3, 3, 3, 3]),
+    ],
+)
+def test_a_resizable_population_fits_its_size_to_its_members(
+    small: Dataset, retrace_seconds: float, sizes: list[int]
+) -> None:
+    """A resizable population grows to hold its members and drops its free slots when
+    an epoch of them costs more than a new size (the live members move up, their
+    weights and optimizer state with them; a new size retraces): every member still
+    equals its solo run, wherever it sat."""
     configs = [
         BASE.replace(seed=5, epochs=1, optimizer="adam", learning_rate=0.003),
         BASE.replace(seed=6, epochs=3, optimizer="momentum", learning_rate=0.02, momentum=0.9),
@@ -571,16 +582,16 @@ def test_a_resizable_population_fits_its_size_to_its_members(small: Dataset) -> 
         BASE.replace(seed=9, epochs=1, loss="mse", output_activation="sigmoid", learning_rate=0.5),
     ]
     pop = Population(BASE, 1, dataset=small, keep_models=True, resizable=True)
+    pop.retrace_seconds = retrace_seconds
     results: dict[int, TrainResult] = {}
-    sizes = []
+    seen = []
     for adds in ([0, 1, 2], [], [3, 4], []):
         for key in adds:
             pop.add(configs[key], key=key)
         trained = sorted(m.key for m in pop.members if m is not None)
         results.update(pop.run_epoch())
-        sizes.append((pop.size, trained))
-    # 1 slot, 3 live -> 3 slots; 2 of 3 live (<= 3/4) -> 2; 1 + 2 new -> 3; 1 of 3 -> 1
-    assert sizes == [(3, [0, 1, 2]), (2, [1, 2]), (3, [1, 3, 4]), (1, [3])]
+        seen.append((pop.size, trained))
+    assert seen == list(zip(sizes, [[0, 1, 2], [1, 2], [1, 3, 4], [3]], strict=True))
     assert pop.live == 0 and sorted(results) == [0, 1, 2, 3, 4]
     for key, config in enumerate(configs):
         assert_same_run(results[key], solo(config, small), small)
