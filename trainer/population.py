@@ -12,8 +12,8 @@ stopped (:meth:`Population.run_epoch` returns its :class:`TrainResult`). A free 
 holds zero weights and a zero learning rate: it computes, but nothing in it moves.
 A *resizable* population (the sweeps' and :func:`train_population`'s) has no free slot
 for long: at the next epoch boundary it grows to hold every member added, or drops its
-free slots once an epoch of them costs more than that (the live members move up with their state;
-the compiled functions are retraced for the new size).
+free slots once an epoch of them would cost more than a new size does (the live members
+move up with their state; the compiled functions are retraced for the new size).
 
 **Independent members.** Each member keeps its own epoch counter and draws its own batch
 order from its own seed, exactly the permutation ``train(config)`` draws
