@@ -328,25 +328,22 @@ class Population:
         self._pending = {}
         if len(self._init_cache) > 256:
             self._init_cache.clear()
-        layout: list[int | None] = list(range(len(self.members)))
-        size = self.size
+        layout = list(range(len(self.members)))  # new row i <- old slot layout[i]
         if self.resizable:
             live = [j for j, m in enumerate(self.members) if m is not None]
-            wasted = (size - len(live)) * self._epoch_seconds / size
-            if len(live) > size or (live and wasted > self.retrace_seconds):
-                size = len(live)
-            if size != self.size or len(self.members) > size:
-                layout = [*live, *([None] * (size - len(live)))]
-        resized = size != self.size
+            wasted = (self.size - len(live)) * self._epoch_seconds / self.size
+            if len(live) > self.size or (live and wasted > self.retrace_seconds):
+                layout = live
+        resized = len(layout) != self.size
         for key, rows in self._specs.items():
             var = self._vars[key]
             old = var.numpy()
-            new = np.empty((size, *old.shape[1:]), old.dtype) if resized else old
+            new = np.empty((len(layout), *old.shape[1:]), old.dtype) if resized else old
             for i, j in enumerate(layout):
-                config = None if j is None else pending.get(j)
+                config = pending.get(j)
                 if config is not None:
                     new[i] = rows.init(config)
-                elif j is None or j in pending:  # an empty row, or a slot freed
+                elif j in pending:  # a slot freed
                     new[i] = rows.empty
                 elif resized:
                     new[i] = old[j]
@@ -356,9 +353,9 @@ class Population:
                 )
             else:
                 var.assign(new)
-        self.members = [None if j is None else self.members[j] for j in layout]
+        self.members = [self.members[j] for j in layout]
         if resized:
-            self.size = size
+            self.size = len(layout)
             self._bind()
             assert self._kinds is not None
             self._set_kinds(self._kinds)  # retrace for the new shapes

@@ -162,12 +162,15 @@ def run_population(
     asked = 0
     exhausted = False
 
-    def report(entry: _Live, rep: TrialReport) -> None:
-        live.pop(entry.session.trial.number, None)
-        entry.heartbeat.close()
+    def deliver(rep: TrialReport) -> None:
         reports.append(rep)
         if on_report is not None:
             on_report(rep)
+
+    def report(entry: _Live, rep: TrialReport) -> None:
+        live.pop(entry.session.trial.number, None)
+        entry.heartbeat.close()
+        deliver(rep)
 
     def ask_one() -> None:
         nonlocal asked, exhausted
@@ -182,10 +185,7 @@ def run_population(
             session = TrialSession(study, space, tracker, trial, engine="population")
         except Exception as exc:  # e.g. the tracking store refused the run
             beat.close()
-            rep = _fail_unstarted(study, space, trial, exc)
-            reports.append(rep)
-            if on_report is not None:
-                on_report(rep)
+            deliver(_fail_unstarted(study, space, trial, exc))
             return
         entry = _Live(session, beat)
         live[trial.number] = entry
