@@ -44,8 +44,10 @@ def interrupt_when(
     within: float,
     never: str,
     timeout: float,
+    sig: int = signal.SIGINT,
 ) -> tuple[bytes, bytes]:
-    """Wait until ``ready(trials of study)``, then send ``proc`` SIGINT; its (stdout, stderr).
+    """Wait until ``ready(trials of study)``, then send ``proc`` ``sig`` (Ctrl-C unless
+    told); its (stdout, stderr).
 
     Fails when ``proc`` exits first or ``within`` seconds pass (with ``never``); the process
     is killed if it is still running when this returns or fails.
@@ -62,7 +64,7 @@ def interrupt_when(
             if ready(trials):
                 break
             time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         return proc.communicate(timeout=timeout)
     finally:
         if proc.poll() is None:

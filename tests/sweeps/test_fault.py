@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import optuna
 import pytest
@@ -29,8 +29,9 @@ from optuna.trial import TrialState
 
 from sweeps.run.liveness import ATTR_WORKER, reap_stale, trial_heartbeat
 from sweeps.run.session import TrialSession, run_trial
-from sweeps.space import load_space
+from sweeps.space import SearchSpace, load_space
 from sweeps.store import (
+    Store,
     Tracker,
     accounted_trials,
     load_existing,
@@ -52,6 +53,31 @@ def _rdb(storage_url: str) -> optuna.storages.RDBStorage:
     return optuna.storages.RDBStorage(with_pg_driver(storage_url))
 
 
+class _Beating(NamedTuple):
+    storage: str
+    store: Store
+    space: SearchSpace
+    study: optuna.Study
+    tracker: Tracker
+    trial: optuna.Trial
+
+
+def _beating_study(
+    name: str, pg_databases: Any, write_space: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> _Beating:
+    """A one-trial study on a fresh PostgreSQL database, heartbeats every second and a
+    2 s grace period, and its trial asked (not yet beating)."""
+    monkeypatch.setenv("SWEEPS_HEARTBEAT_INTERVAL", "1")
+    monkeypatch.setenv("SWEEPS_GRACE_PERIOD", "2")
+    storage = url(pg_databases(name))
+    store = resolve_store(storage=storage, root=tmp_path / "mlruns")
+    space = load_space(write_space(name, study={"trials": 1}))
+    study = open_study(space, store)
+    tracker = Tracker(store, name)
+    trial = study.ask(fixed_distributions=space.distributions)
+    return _Beating(storage, store, space, study, tracker, trial)
+
+
 # -- heartbeats, in-process ------------------------------------------------------------
 
 
@@ -59,14 +85,9 @@ def _rdb(storage_url: str) -> optuna.storages.RDBStorage:
 def test_live_trial_keeps_beating_dead_one_is_failed_retried_and_its_run_killed(
     pg_databases, write_space, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SWEEPS_HEARTBEAT_INTERVAL", "1")
-    monkeypatch.setenv("SWEEPS_GRACE_PERIOD", "2")
-    store = resolve_store(storage=url(pg_databases("hb")), root=tmp_path / "mlruns")
-    space = load_space(write_space("hb", study={"trials": 1}))
-    study = open_study(space, store)
-    tracker = Tracker(store, "hb")
-
-    trial = study.ask(fixed_distributions=space.distributions)
+    _, store, space, study, tracker, trial = _beating_study(
+        "hb", pg_databases, write_space, tmp_path, monkeypatch
+    )
     with trial_heartbeat(store.optuna, study, trial):
         session = TrialSession(study, space, tracker, trial)
         time.sleep(3.5)  # longer than the grace period: only the heartbeat keeps it alive
@@ -360,14 +381,9 @@ def test_a_read_command_applies_the_heartbeat_rule_when_no_worker_is_left(
     """The last worker died mid-trial and nobody else runs: ``sweeps status`` (or any
     command that loads the study) fails the silent trial, queues its retry and ends its
     run KILLED once the grace period is over; before that it leaves it alone."""
-    monkeypatch.setenv("SWEEPS_HEARTBEAT_INTERVAL", "1")
-    monkeypatch.setenv("SWEEPS_GRACE_PERIOD", "2")
-    storage = url(pg_databases("look"))
-    store = resolve_store(storage=storage, root=tmp_path / "mlruns")
-    space = load_space(write_space("look", study={"trials": 1}))
-    study = open_study(space, store)
-    tracker = Tracker(store, "look")
-    trial = study.ask(fixed_distributions=space.distributions)
+    storage, store, space, study, tracker, trial = _beating_study(
+        "look", pg_databases, write_space, tmp_path, monkeypatch
+    )
     with trial_heartbeat(store.optuna, study, trial):
         session = TrialSession(study, space, tracker, trial)
     # its "worker" stops beating here (its owner, this process, is alive: only the

@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 from sweeps.run.liveness import owner_gone, owner_record, process_start
 from sweeps.store import accounted_trials, load_existing, resolve_store
 from sweeps.store.schema import ATTR_OWNER, ATTR_REASON, ATTR_RUN_ID, TAG_REASON, TAG_RETRY_OF
-from tests.sweeps.procs import start_cli
+from tests.sweeps.procs import interrupt_when, start_cli
 
 Retry = optuna.storages.RetryHeartbeatStaleTrialCallback
 
@@ -50,23 +50,18 @@ def test_kill9_mid_trial_is_reaped_by_status_and_retried_by_the_next_run(
     root = tmp_path / "mlruns"
     proc = start_cli("run", space, "--root", root, "--engine", "single", "-q", cwd=tmp_path)
     store = resolve_store(root=root)
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "trial 0 never reached its first epoch"
-            try:
-                trials = load_existing("k9", store).get_trials()
-            except Exception:
-                trials = []
-            if trials and trials[0].intermediate_values and ATTR_OWNER in trials[0].user_attrs:
-                break
-            time.sleep(0.3)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    interrupt_when(
+        proc,
+        "k9",
+        store,
+        lambda trials: bool(
+            trials and trials[0].intermediate_values and ATTR_OWNER in trials[0].user_attrs
+        ),
+        within=120,
+        never="trial 0 never reached its first epoch",
+        timeout=30,
+        sig=signal.SIGKILL,
+    )
     (trial,) = load_existing("k9", store).get_trials()
     assert trial.state == TrialState.RUNNING  # what kill -9 leaves, until someone looks
     run_id = trial.user_attrs[ATTR_RUN_ID]
