@@ -12,17 +12,19 @@
 * ``large``: 100 trials x 5 epochs, the default space's five dimensions on full MNIST:
   ``sweeps run`` with this checkout and, with ``--base PATH`` (a checkout of the old
   cohort engine, e.g. ``git worktree add /tmp/base main``), with that one; wall time and
-  best validation accuracy of each.
+  best validation accuracy of each. ``--peers`` adds a run of the same space with
+  ``pruner_peers: running`` (the median pruner also compares with running trials).
 
 For each ``sweeps run`` the driver also prints the start-up (process launch to the first
 training step) and the bookkeeping share: time in Optuna ask/tell and MLflow logging
-(``TrialSession`` start, per-epoch report, finish) over the sweep's wall time (this
-checkout only; the baseline has no per-trial hooks to time).
+(``TrialSession`` start, per-epoch report and pruning decision, finish, and the flush and
+tells of the trials that end together) over the sweep's wall time (this checkout only;
+the baseline has no per-trial hooks to time).
 
 Usage::
 
     python benchmarks/sweep_vs_common.py [--only small|large] [--common-trials 24]
-        [--base /tmp/base] [--mnist PATH]
+        [--base /tmp/base] [--peers] [--mnist PATH]
 """
 
 from __future__ import annotations
@@ -100,16 +102,21 @@ try:
 except ImportError:
     S = P = None
 
+depth = [0]
+
 def timed(owner, name, key="bookkeeping"):
     real = getattr(owner, name, None)
     if real is None:
         return
-    def wrapper(*a, **k):
+    def wrapper(*a, **k):  # the outermost timed call counts (on_epoch calls report_epoch)
+        depth[0] += 1
         t = time.perf_counter()
         try:
             return real(*a, **k)
         finally:
-            out[key] += time.perf_counter() - t
+            depth[0] -= 1
+            if not depth[0]:
+                out[key] += time.perf_counter() - t
     setattr(owner, name, wrapper)
 
 def first(owner, name):
@@ -125,10 +132,12 @@ def first(owner, name):
 if P is not None:
     first(P.Population, "run_epoch") if hasattr(P, "Population") else first(P, "train_population")
     if hasattr(P, "Population"):
-        for name in ("__init__", "on_epoch", "finish"):
+        for name in ("__init__", "on_epoch", "report_epoch", "should_stop", "finish"):
             timed(S.TrialSession, name)
         import optuna
         timed(optuna.Study, "ask")
+        import sweeps.run.population as RP
+        timed(RP, "finish_together")  # the writer flush and the tells of trials that ended
 t0 = time.perf_counter()
 from sweeps.cli.app import main
 try:
@@ -254,6 +263,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", choices=["small", "large"])
     parser.add_argument("--common-trials", type=int, default=24)
     parser.add_argument("--base", type=Path, help="checkout of the old engine to compare")
+    parser.add_argument(
+        "--peers", action="store_true", help="also run large with pruner_peers: running"
+    )
     parser.add_argument("--mnist", default=os.environ.get("SWEEPS_MNIST_PATH", str(DEFAULT_MNIST)))
     args = parser.parse_args(argv)
     print(f"cores: {os.cpu_count()}  (timings are noisy on a shared machine)", flush=True)
@@ -280,6 +292,11 @@ def main(argv: list[str] | None = None) -> None:
             print_run("large: sweeps run (slots), 100 trials x 5 epochs", ours)
             met = "met" if ours["wall"] <= GOAL_LARGE_S else "NOT met"
             print(f"large: goal <= {GOAL_LARGE_S:.0f} s: {met}")
+            if args.peers:
+                study = {**LARGE["study"], "name": "large-peers", "pruner_peers": "running"}
+                peers = {**LARGE, "study": study}
+                run = sweeps_run(peers, work, ROOT, args.mnist)
+                print_run("large: sweeps run, pruner_peers: running", run)
             if args.base is not None:
                 base = sweeps_run(LARGE, work, args.base, args.mnist)
                 print_run(f"large: sweeps run ({args.base}), 100 trials x 5 epochs", base)

@@ -52,6 +52,9 @@ METRICS = {
 parameter count (weights and biases) and its mean training seconds per epoch."""
 SAMPLERS = ("tpe", "random", "qmc", "gp", "cmaes", "nsgaii")
 PRUNERS = ("median", "percentile", "hyperband", "successive_halving", "none")
+PRUNER_PEERS = ("completed", "running")
+"""What the median/percentile pruners compare a trial with: the completed trials (Optuna's
+rule), or also the trials running and those pruned (sweeps.store._pruners)."""
 ENGINES = ("auto", "single", "population")
 _STUDY_KEYS = (
     "name",
@@ -63,6 +66,7 @@ _STUDY_KEYS = (
     "pruner",
     "pruner_warmup_epochs",
     "pruner_startup_trials",
+    "pruner_peers",
     "prune_on_signals",
     "trials",
     "engine",
@@ -89,6 +93,7 @@ class StudySettings:
     pruner: str = "median"
     pruner_warmup_epochs: int = 1
     pruner_startup_trials: int = 5
+    pruner_peers: str = "completed"
     prune_on_signals: bool = False
     trials: int = 20
     engine: str = "auto"
@@ -395,7 +400,12 @@ def _parse_settings(
     values["direction"] = direction
     if "metrics" in raw:
         _parse_metrics(raw, values, problems)
-    for key, choices in (("sampler", SAMPLERS), ("pruner", PRUNERS), ("engine", ENGINES)):
+    for key, choices in (
+        ("sampler", SAMPLERS),
+        ("pruner", PRUNERS),
+        ("pruner_peers", PRUNER_PEERS),
+        ("engine", ENGINES),
+    ):
         if key in raw:
             val = raw[key]
             val = "none" if (key == "pruner" and val in (None, False)) else val

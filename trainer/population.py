@@ -107,6 +107,10 @@ PopulationCallback = Callable[[Any, EpochRecord], bool | None]
 PopulationPreflight = Callable[[Any, tuple[PreflightWarning, ...]], None]
 """``(member key, warnings)`` once per member, before its first step."""
 
+PopulationRecords = Callable[[list[tuple[Any, EpochRecord]]], None]
+"""``[(member key, record), ...]`` of every member still training, once per epoch and
+before any :data:`PopulationCallback` decides: a decision may compare the members."""
+
 # Keras 3 defaults of keras.optimizers.Adam / RMSprop (trainer.model.build_optimizer).
 _ADAM_BETA_1 = 0.9
 _ADAM_BETA_2 = 0.999
@@ -303,6 +307,11 @@ class Population:
             started=time.perf_counter(),
         )
         return slot
+
+    def _member(self, slot: int) -> _Member:
+        member = self.members[slot]
+        assert member is not None, f"slot {slot} is free"
+        return member
 
     def _release(self, slot: int) -> None:
         """Free ``slot``: zero weights and learning rate (at the next :meth:`flush`), so
@@ -676,13 +685,15 @@ class Population:
         self,
         on_epoch_end: PopulationCallback | None = None,
         on_preflight: PopulationPreflight | None = None,
+        on_records: PopulationRecords | None = None,
     ) -> list[tuple[Any, TrainResult]]:
         """Train every member one epoch; ``(key, result)`` of the members that ended.
 
         Members added since the last epoch are measured on the probe batch and get their
-        pre-flight warnings first. ``on_epoch_end(key, record)`` is called after the
-        epoch of each member that did not diverge in it; ``True`` stops that member
-        (``stopped_early`` unless it was its last epoch). Ended members free their slots.
+        pre-flight warnings first. ``on_records`` gets the records of the members that did
+        not diverge in this epoch, all at once; then ``on_epoch_end(key, record)`` is
+        called for each of them, and ``True`` stops that member (``stopped_early`` unless
+        it was its last epoch). Ended members free their slots.
         """
         tf = self._tf
         self.flush()
@@ -724,9 +735,9 @@ class Population:
         seconds = time.perf_counter() - t0
         self._epoch_seconds = seconds
         ended: list[int] = []
-        for j in np.flatnonzero(active):
-            member = self.members[j]
-            assert member is not None
+        going: list[tuple[int, EpochRecord]] = []
+        for j in map(int, np.flatnonzero(active)):
+            member = self._member(j)
             record, member.divergence, member.last_batch_loss = _epoch_end(
                 member.epoch,
                 batches[j],
@@ -740,15 +751,21 @@ class Population:
                 saturated_fraction=saturated[j],
             )
             member.history.append(record)
+            if ok[j]:
+                going.append((j, record))
+            else:
+                ended.append(j)
+        if on_records is not None and going:
+            on_records([(self._member(j).key, record) for j, record in going])
+        for j, record in going:
+            member = self._member(j)
             last = member.epoch >= member.config.epochs
-            if not ok[j]:
-                ended.append(int(j))
-            elif on_epoch_end is not None and on_epoch_end(member.key, record):
+            if on_epoch_end is not None and on_epoch_end(member.key, record):
                 member.stopped = not last
-                ended.append(int(j))
+                ended.append(j)
             elif last:
-                ended.append(int(j))
-        return self._finish(ended)
+                ended.append(j)
+        return self._finish(sorted(ended))
 
     def initial(self) -> tuple[np.ndarray, np.ndarray]:
         """Loss and gradient norm of every slot on the probe batch, as it is now (before
@@ -764,8 +781,7 @@ class Population:
     def _preflight(self, slots: list[int], on_preflight: PopulationPreflight | None) -> None:
         losses, norms = self.initial()
         for j in slots:
-            member = self.members[j]
-            assert member is not None
+            member = self._member(j)
             member.initial_loss, member.initial_grad = float(losses[j]), float(norms[j])
             member.warnings = run_checks(
                 member.config, self.num_classes, initial_loss=member.initial_loss
@@ -784,8 +800,7 @@ class Population:
         out = []
         now = time.perf_counter()
         for j in slots:
-            member = self.members[j]
-            assert member is not None
+            member = self._member(j)
             kernels = [w[j] for w in all_kernels]
             biases = [b[j] for b in all_biases]
             outcome = _classify_run(

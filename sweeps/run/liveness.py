@@ -36,7 +36,14 @@ import optuna
 from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 from optuna.trial import TrialState
 
-from sweeps.store import Store, Tracker, kill_if_running, load_existing, trial_id
+from sweeps.store import (
+    Store,
+    Tracker,
+    kill_if_running,
+    load_existing,
+    set_user_attrs,
+    trial_id,
+)
 from sweeps.store import retry_callback as _retry_callback
 from sweeps.store.schema import ATTR_OUTCOME, ATTR_OWNER, ATTR_REASON, ATTR_RUN_ID, ATTR_WORKER
 
@@ -93,8 +100,7 @@ def own(*trials: optuna.Trial) -> None:
     me, owner = worker_id(), owner_record()
     for trial in trials:
         if trial.user_attrs.get(ATTR_OWNER) != owner:
-            trial.set_user_attr(ATTR_OWNER, owner)
-            trial.set_user_attr(ATTR_WORKER, me)
+            set_user_attrs(trial, {ATTR_OWNER: owner, ATTR_WORKER: me})
 
 
 def warm_up() -> None:

@@ -7,10 +7,11 @@ batch size, data, validation split); one population per shape, their epochs run 
 turn (round-robin). Each population is resizable: it grows to hold every trial of its
 shape and shrinks as they end, so the K slots go wherever the sampler sends trials and
 an ended trial stops costing compute at the next epoch boundary. After every epoch
-each live member is reported to its session (the pruner decides), members that ended
-are finished at once, together (their MLflow runs closed, one wait for the writer, then
-Optuna told), and only then are new trials asked and put into the freed slots: the sampler
-sees every finished trial before the next ask.
+every live member is reported to its session, and only then does the pruner judge each
+(with ``pruner_peers: running`` it compares with the others: sweeps.store._pruners).
+Members that ended are finished at once, together (their MLflow runs closed, one wait
+for the writer, then Optuna told), and only then are new trials asked and put into the
+freed slots: the sampler sees every finished trial before the next ask.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ from optuna.distributions import (
 from optuna.trial import TrialState
 
 from sweeps.run.liveness import trial_heartbeat
-from sweeps.run.session import TrialReport, TrialSession, finish_together
+from sweeps.run.session import TrialReport, TrialSession, finish_together, report_epochs
 from sweeps.space import SearchSpace
-from sweeps.store import Tracker
+from sweeps.store import Tracker, set_user_attrs
 from sweeps.store.schema import ATTR_OUTCOME, ATTR_REASON
 from trainer.config import DEFAULTS, SHAPE_FIELDS, TrainConfig
 
@@ -222,8 +223,13 @@ def run_population(
                 pop.add(entry.config, key=entry.session.trial.number)  # type: ignore[arg-type]
                 entry.placed = True
 
+    def on_records(records: list[tuple[int, Any]]) -> None:
+        # every member reports before any is judged: a pruner may compare it with the
+        # members of this very epoch (pruner_peers: running)
+        report_epochs([(live[number].session, record) for number, record in records])
+
     def on_epoch_end(number: int, record: Any) -> bool:
-        return live[number].session.on_epoch(record)
+        return live[number].session.should_stop(record)
 
     try:
         while True:
@@ -241,7 +247,7 @@ def run_population(
             for key, pop in busy:  # one epoch of each shape in turn
                 members = [m.key for m in pop.members if m is not None]
                 try:
-                    ended = pop.run_epoch(on_epoch_end)
+                    ended = pop.run_epoch(on_epoch_end, on_records=on_records)
                 except Exception as exc:
                     del pops[key]  # its state is unknown now: a fresh one for the next
                     for number in members:
@@ -269,8 +275,7 @@ def _fail_unstarted(
 ) -> TrialReport:
     """A trial whose session could not even start: FAIL it with the message."""
     message = f"{type(exc).__name__}: {exc}"
-    trial.set_user_attr(ATTR_OUTCOME, "failed")
-    trial.set_user_attr(ATTR_REASON, message[:2000])
+    set_user_attrs(trial, {ATTR_OUTCOME: "failed", ATTR_REASON: message[:2000]})
     study.tell(trial, state=TrialState.FAIL)
     return TrialReport(
         trial.number, "FAIL", "failed", None, message, space.params_for(trial.params)

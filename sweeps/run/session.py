@@ -27,7 +27,9 @@ from sweeps.store import (
     best_trial,
     frozen_trial,
     primary_value,
+    report_values,
     schema,
+    set_user_attrs,
     state_counts,
     trials_frame,
 )
@@ -87,12 +89,12 @@ class TrialSession:
             tags[schema.TAG_RETRY_OF_TRIAL] = str(retry_of)
             tags[schema.TAG_RETRY_OF] = str(trial.user_attrs.get(schema.ATTR_RUN_ID, ""))
         self.run_id = tracker.start_trial(trial.number, self.params, tags=tags)
-        trial.set_user_attr(schema.ATTR_RUN_ID, self.run_id)
-        trial.set_user_attr(schema.ATTR_PARAMS, self.params)
+        set_user_attrs(trial, {schema.ATTR_RUN_ID: self.run_id, schema.ATTR_PARAMS: self.params})
         self.history: list[dict[str, Any]] = []
         self.finished = False
         self._extra_tags: dict[str, str] = {}  # diagnosis tags/artifacts, set by finish()
         self._signal = ""  # why the cheap per-epoch signals stopped the trial, if they did
+        self._reported = False  # report_epoch had a metric to judge the last epoch by
         self._artifacts: dict[str, str] = {}
         self._deferred: Callable[[], None] | None = None  # finish(wait=False): the tell
 
@@ -106,19 +108,33 @@ class TrialSession:
         return TrainConfig.from_dict(self.params)
 
     def on_epoch(self, record: Any) -> bool:
-        """Log the epoch, report the metric to the pruner; ``True`` = prune now.
+        """Log the epoch, report the metric to the pruner; ``True`` = prune now."""
+        self.report_epoch(record)
+        return self.should_stop(record)
 
-        A multi-objective study has no Optuna pruner (Optuna supports none there): only
-        the cheap signals stop it early, and divergence, which the trainer stops itself."""
+    def report_epoch(self, record: Any) -> None:
+        """Log the epoch and report its metric to Optuna."""
+        report_epochs([(self, record)])
+
+    def log_epoch(self, record: Any) -> float | None:
+        """Log the epoch; the value to report to Optuna for it (``None``: nothing to
+        report). :func:`report_epochs` reports several sessions' values at once."""
         metrics = record.metrics()
         self.history.append({"epoch": record.epoch, **metrics})
         self.tracker.log_epoch(self.run_id, record.epoch, metrics)
         settings = self.space.settings
         value = metric_value(settings.metric, record)
-        if not settings.multi:
-            if value is None:
-                return False
-            self.trial.report(value, record.epoch)
+        self._reported = value is not None or settings.multi
+        return None if settings.multi else value
+
+    def should_stop(self, record: Any) -> bool:
+        """After :meth:`report_epoch`: ``True`` = stop the trial now (pruned).
+
+        A multi-objective study has no Optuna pruner (Optuna supports none there): only
+        the cheap signals stop it early, and divergence, which the trainer stops itself."""
+        settings = self.space.settings
+        if not self._reported:
+            return False
         if settings.prune_on_signals:
             self._signal = unhealthy_signal(record, settings.pruner_warmup_epochs)
             if self._signal:
@@ -168,8 +184,7 @@ class TrialSession:
             extra[schema.ATTR_FINAL_VALUE] = value
         if settings.multi:
             extra[schema.ATTR_OBJECTIVES] = dict(zip(settings.objectives, values, strict=True))
-        for key, val in {**extra, **_evidence(result), **diagnosis_attrs(result)}.items():
-            self.trial.set_user_attr(key, val)
+        set_user_attrs(self.trial, {**extra, **_evidence(result), **diagnosis_attrs(result)})
         summary = {"test_accuracy": result.test_accuracy, "wall_time": result.wall_time}
         if math.isfinite(result.test_loss):
             summary["test_loss"] = result.test_loss
@@ -181,15 +196,18 @@ class TrialSession:
     def fail(self, exc: BaseException) -> TrialReport:
         """A genuine error: FAIL with the message kept on the trial and the run."""
         message = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
-        self.trial.set_user_attr(schema.ATTR_OUTCOME, "failed")
-        self.trial.set_user_attr(schema.ATTR_REASON, message[:2000])
+        set_user_attrs(
+            self.trial, {schema.ATTR_OUTCOME: "failed", schema.ATTR_REASON: message[:2000]}
+        )
         self.tracker.log_text(self.run_id, traceback.format_exc(), schema.ARTIFACT_ERROR)
         return self._end(TrialState.FAIL, "failed", message, None, {})
 
     def interrupt(self) -> None:
         """Ctrl-C: end the trial as FAIL and its run as KILLED, leaving the study resumable."""
-        self.trial.set_user_attr(schema.ATTR_OUTCOME, "interrupted")
-        self.trial.set_user_attr(schema.ATTR_REASON, "interrupted by the user")
+        set_user_attrs(
+            self.trial,
+            {schema.ATTR_OUTCOME: "interrupted", schema.ATTR_REASON: "interrupted by the user"},
+        )
         self._end(
             TrialState.FAIL, "interrupted", "interrupted by the user", None, {}, status="KILLED"
         )
@@ -242,12 +260,24 @@ class TrialSession:
         return TrialReport(self.trial.number, state.name, label, first, reason, self.params)
 
 
+def report_epochs(epochs: Sequence[tuple[TrialSession, Any]]) -> None:
+    """:meth:`TrialSession.report_epoch` of each ``(session, record)``, the sessions of
+    one study: every value reaches Optuna in one journal write."""
+    reports = []
+    for session, record in epochs:
+        value = session.log_epoch(record)
+        if value is not None:
+            reports.append((session.trial, value, record.epoch))
+    report_values(reports)
+
+
 def finish_together(
     tracker: Tracker, ended: Sequence[tuple[TrialSession, Any]]
 ) -> list[TrialReport]:
     """Finish trials that ended at the same time (a population's epoch boundary): every
-    run's last writes are queued, the writer is waited on once, and only then is each
-    trial told, so a run still ends before its trial, for one wait instead of one each."""
+    run's last writes are queued, the writer is waited on once (for these runs, which it
+    writes first), and only then is each trial told, so a run still ends before its
+    trial, for one wait instead of one each."""
     reports: list[TrialReport] = []
     if not ended:
         return reports
@@ -255,7 +285,7 @@ def finish_together(
         for session, result in ended:
             reports.append(session.finish(result, wait=False))
     finally:
-        tracker.flush()
+        tracker.flush(runs=[session.run_id for session, _ in ended])
         for session, _ in ended:
             session.tell_deferred()
     return reports
@@ -297,8 +327,7 @@ def run_trial(
 
     if trial is None:
         trial = study.ask(fixed_distributions=space.distributions)  # the rest: space.suggest
-    for key, value in (user_attrs or {}).items():
-        trial.set_user_attr(key, value)
+    set_user_attrs(trial, user_attrs or {})
     # a dead worker's trial goes stale and is retried
     with trial_heartbeat(tracker.store.optuna, study, trial):
         session = TrialSession(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sweeps.errors import UserError
@@ -184,9 +184,10 @@ class Tracker:
             run_id, artifact_file, lambda: self.client.log_text(run_id, text, artifact_file)
         )
 
-    def flush(self) -> bool:
-        """Wait (bounded) for every queued write; ``False`` if some are still pending."""
-        return self.writer.flush()
+    def flush(self, runs: Iterable[str] | None = None) -> bool:
+        """Wait (bounded) for every queued write, or every write of ``runs`` (written
+        first); ``False`` if some are still pending."""
+        return self.writer.flush(runs=runs)
 
     # -- parent run ---------------------------------------------------------------
 

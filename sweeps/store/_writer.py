@@ -18,8 +18,8 @@ import logging
 import threading
 import time
 import weakref
-from collections import deque
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -55,8 +55,8 @@ class Writer:
         self.name = name
         self._ops: deque[_Op] = deque()
         self._cond = threading.Condition()
-        self._busy = 0  # ops taken by the thread, not yet written
-        self._in_flight: tuple[str, ...] = ()
+        self._in_flight: list[_Op] = []  # taken by the thread, not yet written
+        self._urgent: Counter[str] = Counter()  # runs someone waits for: written first
         self._thread: threading.Thread | None = None  # started on demand, ends when idle
         _LIVE.add(self)
 
@@ -87,24 +87,37 @@ class Writer:
     def pending_runs(self) -> set[str]:
         """Runs with writes not yet done (a reaper must not take them for orphans)."""
         with self._cond:
-            return {op.run_id for op in self._ops} | set(self._in_flight)
+            return {op.run_id for op in (*self._ops, *self._in_flight)}
 
-    def flush(self, timeout: float = FLUSH_TIMEOUT_S) -> bool:
-        """Wait until every queued write is done, at most ``timeout`` seconds; ``False``
-        if some are still pending (they go on being retried in the background)."""
+    def flush(self, timeout: float = FLUSH_TIMEOUT_S, runs: Iterable[str] | None = None) -> bool:
+        """Wait until every queued write is done (with ``runs``: every write of those
+        runs, which go before the others), at most ``timeout`` seconds; ``False`` if some
+        are still pending (they go on being retried in the background)."""
         deadline = time.monotonic() + timeout
+        wanted = None if runs is None else set(runs)
         with self._cond:
-            while self._ops or self._busy:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    log.warning(
-                        "MLflow: %d write(s) still pending after %.0fs; retrying in the background",
-                        len(self._ops) + self._busy,
-                        timeout,
-                    )
-                    return False
-                self._cond.wait(timeout=min(left, 1.0))
+            self._urgent.update(wanted or ())
+            try:
+                while self._waiting_for(wanted):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        log.warning(
+                            "MLflow: %d write(s) still pending after %.0fs; "
+                            "retrying in the background",
+                            len(self._ops) + len(self._in_flight),
+                            timeout,
+                        )
+                        return False
+                    self._cond.wait(timeout=min(left, 1.0))
+            finally:
+                self._urgent.subtract(wanted or ())
+                self._urgent = +self._urgent
         return True
+
+    def _waiting_for(self, runs: set[str] | None) -> bool:
+        if runs is None:
+            return bool(self._ops or self._in_flight)
+        return any(op.run_id in runs for op in (*self._ops, *self._in_flight))
 
     # -- the thread ---------------------------------------------------------------------
 
@@ -116,17 +129,26 @@ class Writer:
                 if not self._ops:  # idle: end; the next write starts another thread
                     self._thread = None
                     return
-                ops = list(self._ops)
+                self._in_flight = _coalesce(list(self._ops))
                 self._ops.clear()
-                self._busy = len(ops)
-                self._in_flight = tuple(op.run_id for op in ops)
             try:
-                for op in _coalesce(ops):
+                while True:
+                    with self._cond:
+                        if not self._in_flight:
+                            break
+                        # an urgent run's first write, else the oldest: a run's own
+                        # writes keep their order; different runs need none between them
+                        op = next(
+                            (o for o in self._in_flight if o.run_id in self._urgent),
+                            self._in_flight[0],
+                        )
                     self._write(op)
+                    with self._cond:
+                        self._in_flight = [o for o in self._in_flight if o is not op]
+                        self._cond.notify_all()
             finally:
                 with self._cond:
-                    self._busy = 0
-                    self._in_flight = ()
+                    self._in_flight = []
                     self._cond.notify_all()
 
     def _write(self, op: _Op) -> None:
@@ -195,16 +217,16 @@ def transient(exc: BaseException) -> bool:
 
 
 def _coalesce(ops: list[_Op]) -> list[_Op]:
-    """Consecutive batches of one run merged into as few requests as MLflow's limits
-    allow; everything else in its place."""
+    """Batches of one run merged into as few requests as MLflow's limits allow, each into
+    the run's previous batch when no other write of that run came between them (writes
+    of different runs need no order between them; a run's own writes keep theirs)."""
     out: list[_Op] = []
+    tail: dict[str, _Op | None] = {}  # each run's last op in ``out``, when it is a batch
     for op in ops:
-        last = out[-1] if out else None
+        last = tail.get(op.run_id)
         if (
             op.call is None
             and last is not None
-            and last.call is None
-            and last.run_id == op.run_id
             and len(last.metrics) + len(op.metrics) <= MAX_METRICS
             and len(last.params) + len(op.params) <= MAX_PARAMS
             and len(last.tags) + len(op.tags) <= MAX_TAGS
@@ -216,6 +238,7 @@ def _coalesce(ops: list[_Op]) -> list[_Op]:
             last.tags += op.tags
         else:
             out.append(op)
+            tail[op.run_id] = op if op.call is None else None
     return out
 
 

@@ -135,18 +135,20 @@ class PruneLearningRate(optuna.pruners.BasePruner):
         return bool(trial.params.get("learning_rate") == self.learning_rate)
 
 
+HEALTHY = {
+    "activation": "sigmoid",
+    "output_activation": "softmax",
+    "loss": "crossentropy",
+    "weight_init": "glorot_uniform",
+    "bias_init": "zeros",
+    "optimizer": "adam",
+}
+
+
 def test_the_pruner_stops_one_member(store: Store, mini: Dataset) -> None:
-    healthy = {
-        "activation": "sigmoid",
-        "output_activation": "softmax",
-        "loss": "crossentropy",
-        "weight_init": "glorot_uniform",
-        "bias_init": "zeros",
-        "optimizer": "adam",
-    }
     space = make_space(
         "pop-prune",
-        {**healthy, "learning_rate": {"type": "categorical", "choices": [0.003, 0.01]}},
+        {**HEALTHY, "learning_rate": {"type": "categorical", "choices": [0.003, 0.01]}},
         pruner="median",
     )
     study, tracker = start(store, space, {"learning_rate": 0.003}, {"learning_rate": 0.01})
@@ -159,6 +161,47 @@ def test_the_pruner_stops_one_member(store: Store, mini: Dataset) -> None:
     trials = study.get_trials()
     assert trials[1].user_attrs["epochs_run"] == 1
     assert trials[0].user_attrs["epochs_run"] == 2
+
+
+class CountingPruner(optuna.pruners.BasePruner):
+    """Never prunes; records how many trials had a value at the step of each decision."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        step = trial.last_step
+        trials = study.get_trials(deepcopy=False)
+        self.seen.append(sum(step in t.intermediate_values for t in trials))
+        return False
+
+
+def test_every_member_reports_its_epoch_before_any_is_judged(store: Store, mini: Dataset) -> None:
+    space = make_space("pop-peers", {"learning_rate": {"type": "float", "low": 1e-4, "high": 1e-3}})
+    study, tracker = start(store, space)
+    study.pruner = counting = CountingPruner()
+    run_cohort(study, space, tracker, mini, 4)
+    assert counting.seen == [4] * 8  # 4 members x 2 epochs, each judged among all 4
+
+
+def test_the_median_pruner_judges_a_wave_against_itself(store: Store, mini: Dataset) -> None:
+    """``pruner_peers: running``. Four trials start together, so none has completed when
+    they are judged after epoch 1 (Optuna's MedianPruner would prune none): the two below
+    the others' median go."""
+    lrs = (1e-6, 0.01, 1e-5, 0.003)
+    space = make_space(
+        "pop-wave",
+        {**HEALTHY, "learning_rate": {"type": "categorical", "choices": list(lrs)}},
+        pruner="median",
+        pruner_startup_trials=3,
+        pruner_warmup_epochs=1,
+        pruner_peers="running",
+    )
+    study, tracker = start(store, space, *({"learning_rate": lr} for lr in lrs))
+    reports = run_cohort(study, space, tracker, mini, 4)
+    assert [r.state for r in reports] == ["PRUNED", "COMPLETE", "PRUNED", "COMPLETE"]
+    for pruned in (reports[0], reports[2]):
+        assert pruned.reason.startswith("pruned by median pruner after epoch 1")
 
 
 def test_members_that_differ_in_batch_size_train_in_one_population_per_shape(
@@ -343,9 +386,14 @@ def test_trials_ending_together_wait_for_the_writer_once_and_end_their_runs_firs
         "pop-together", {"learning_rate": {"type": "categorical", "choices": [0.0005, 0.001]}}
     )
     study, tracker = start(store, space)
-    waits: list[int] = []
+    waits: list[set[str]] = []
     real_flush = tracker.flush
-    monkeypatch.setattr(tracker, "flush", lambda: waits.append(1) or real_flush())
+
+    def flush(runs: Any = None) -> bool:
+        waits.append(set(runs))
+        return real_flush(runs)
+
+    monkeypatch.setattr(tracker, "flush", flush)
     ended_before_tell: list[bool] = []
     real_tell = study.tell
 
@@ -357,6 +405,6 @@ def test_trials_ending_together_wait_for_the_writer_once_and_end_their_runs_firs
     monkeypatch.setattr(study, "tell", tell)
     reports = run_cohort(study, space, tracker, mini, 3)
     assert [r.state for r in reports] == ["COMPLETE"] * 3
-    assert len(waits) == 1
+    assert waits == [{t.user_attrs["mlflow_run_id"] for t in study.get_trials()}]  # these
     assert ended_before_tell == [True, True, True]
     assert {t.state for t in study.get_trials()} == {TrialState.COMPLETE}

@@ -40,20 +40,44 @@ def test_batches_of_a_run_are_merged_in_order_and_ends_stay_in_place(monkeypatch
     w = Writer(client)
     w.batch("a", params=[Param("p", "1")])
     time.sleep(0.2)  # the thread now waits on the gate with that first request
-    for step in (1, 2, 3):
+    for step in (1, 2):
         w.batch("a", metrics=[Metric("loss", 1.0, 0, step)])
     w.batch("b", tags=[RunTag("t", "x")])
+    w.batch("a", metrics=[Metric("loss", 1.0, 0, 3)])  # merged across b's batch
     w.call("a", "end", lambda: client.end("a"))
+    w.batch("b", metrics=[Metric("loss", 1.0, 0, 1)])  # merged across a's end
+    w.batch("a", tags=[RunTag("late", "x")])  # after a's end: not merged before it
     assert w.pending_runs() == {"a", "b"}
     gate.set()
     assert w.flush(timeout=10)
     assert client.requests == [
         ("a", ([], 1, 0)),
         ("a", ([1, 2, 3], 0, 0)),  # three epochs, one request
-        ("b", ([], 0, 1)),
+        ("b", ([1], 0, 1)),
         ("a", "end"),
+        ("a", ([], 0, 1)),
     ]
     assert w.pending_runs() == set()
+
+
+def test_a_flush_for_some_runs_writes_them_first() -> None:
+    gate = threading.Event()
+    client = FlakyClient(gate=gate)
+    w = Writer(client)
+    w.batch("slow", tags=[RunTag("t", "x")])
+    time.sleep(0.2)  # the thread waits on the gate with that request
+    for run in ("a", "b", "c"):
+        w.batch(run, metrics=[Metric("loss", 1.0, 0, 1)])
+    w.call("b", "end", lambda: client.end("b"))
+    threading.Timer(0.3, gate.set).start()
+    assert w.flush(timeout=10, runs=["b"])
+    assert client.requests[:3] == [
+        ("slow", ([], 0, 1)),
+        ("b", ([1], 0, 0)),  # b's writes first, in their order
+        ("b", "end"),
+    ]
+    assert w.flush(timeout=10)
+    assert [r for r, _ in client.requests[3:]] == ["a", "c"]
 
 
 def test_a_server_that_is_down_is_retried_until_it_answers(monkeypatch) -> None:
