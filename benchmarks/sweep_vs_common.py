@@ -138,6 +138,7 @@ if P is not None:
         timed(optuna.Study, "ask")
         import sweeps.run.population as RP
         timed(RP, "finish_together")  # the writer flush and the tells of trials that ended
+        timed(RP, "report_epochs")  # a population's epoch: MLflow metrics, Optuna reports
 t0 = time.perf_counter()
 from sweeps.cli.app import main
 try:
