@@ -255,12 +255,9 @@ def run_population(
                             entry = live[number]
                             report(entry, entry.session.fail(exc))
                     continue
-                entries = [live[number] for number, _ in ended]
-                done = finish_together(
-                    tracker, [(e.session, r) for e, (_, r) in zip(entries, ended, strict=True)]
-                )
-                for entry, rep in zip(entries, done, strict=True):
-                    report(entry, rep)
+                done = finish_together(tracker, [(live[n].session, r) for n, r in ended])
+                for (number, _), rep in zip(ended, done, strict=True):
+                    report(live[number], rep)
     except KeyboardInterrupt:
         for entry in list(live.values()):
             if not entry.session.finished:

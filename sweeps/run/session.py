@@ -94,7 +94,6 @@ class TrialSession:
         self.finished = False
         self._extra_tags: dict[str, str] = {}  # diagnosis tags/artifacts, set by finish()
         self._signal = ""  # why the cheap per-epoch signals stopped the trial, if they did
-        self._reported = False  # report_epoch had a metric to judge the last epoch by
         self._artifacts: dict[str, str] = {}
         self._deferred: Callable[[], None] | None = None  # finish(wait=False): the tell
 
@@ -124,7 +123,6 @@ class TrialSession:
         self.tracker.log_epoch(self.run_id, record.epoch, metrics)
         settings = self.space.settings
         value = metric_value(settings.metric, record)
-        self._reported = value is not None or settings.multi
         return None if settings.multi else value
 
     def should_stop(self, record: Any) -> bool:
@@ -133,8 +131,8 @@ class TrialSession:
         A multi-objective study has no Optuna pruner (Optuna supports none there): only
         the cheap signals stop it early, and divergence, which the trainer stops itself."""
         settings = self.space.settings
-        if not self._reported:
-            return False
+        if not settings.multi and metric_value(settings.metric, record) is None:
+            return False  # nothing was reported to judge this epoch by
         if settings.prune_on_signals:
             self._signal = unhealthy_signal(record, settings.pruner_warmup_epochs)
             if self._signal:

@@ -347,7 +347,8 @@ def set_user_attrs(trial: optuna.Trial, attrs: Mapping[str, Any]) -> None:
 def report_values(reports: Sequence[tuple[optuna.Trial, float, int]]) -> None:
     """``trial.report(value, step)`` for each, in one journal write where it can (the
     members of a population report their epoch together; see :func:`set_user_attrs`).
-    The trials are of one study. A step already reported is ignored, as Optuna does."""
+    The trials are of one study. A step already reported is ignored, as Optuna ignores it
+    (on the journal path without Optuna's warning)."""
     storage: Any = reports[0][0].storage if reports else None
     if len(reports) < 2 or not _journal_internals(storage):
         for trial, value, step in reports:
