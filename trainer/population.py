@@ -33,9 +33,10 @@ not compiled in yet rebuilds the compiled functions once (a retrace).
 
 **Divergence.** The loop checks per member that the batch loss and gradient norm are
 finite. A member that fails is out from that batch on, exactly where the single engine
-stops: its weights from before that batch are snapshotted (a ``tf.cond`` that runs only
-on a step where some member fails) and restored after the epoch; its
-:class:`~trainer.outcome.Divergence` is recorded the same way.
+stops: every update is masked by that check (the member's learning rate is taken as zero
+and ``multiply_no_nan`` keeps its non-finite gradient out), so its weights stay those
+from before that batch; its :class:`~trainer.outcome.Divergence` is recorded the same
+way.
 """
 
 from __future__ import annotations
@@ -116,10 +117,22 @@ _ADAM_BETA_1 = 0.9
 _ADAM_BETA_2 = 0.999
 _RMSPROP_RHO = 0.9
 _EPSILON = 1e-7
+_XLA_MAX_SIZE = 32
+"""Populations up to this size compile their epoch with XLA (``jit_compile``): it fuses the
+step's many small elementwise ops, 1.3-2.8x faster per epoch on 2 CPU cores at K = 1..32;
+at K = 64 the step is bound by memory traffic over the kernels and XLA was slower (0.8x)."""
+_XLA_MIN_EXAMPLES = 100_000
+"""...and when a member trains on at least this many examples (training set x epochs):
+compiling costs 1-4 s more than tracing, which two epochs of full MNIST repay but the
+few seconds of a run on mnist-mini do not."""
 _RETRACE_SECONDS = 0.7
+_COMPILE_SECONDS = 4.0
 """What a new size of a population costs (new variables, the compiled functions traced
-again), measured on 2 CPU cores: a resizable population drops its free slots when one
-epoch of them costs more than this."""
+again; XLA compiling the epoch: the second figure), measured on 2 CPU cores: a resizable
+population drops its free slots when one epoch of them costs more than this."""
+_GRAM_FACTOR = 50
+"""A pass over a gradient counted as this many flops per element (memory-bound, against
+the Gram matrices' matmuls), measured at K = 1..22, batch 10..128, on 2 CPU cores."""
 _EVAL_FLOATS = 1 << 23
 """Evaluation runs over chunks of examples so that K * chunk * layer width stays below this."""
 
@@ -170,13 +183,17 @@ class _Member:
     warnings: tuple[PreflightWarning, ...] = ()
     fresh: bool = True  # not measured on the probe yet
 
+    @property
+    def epochs_left(self) -> int:
+        return self.config.epochs - self.epoch
+
 
 class Population:
     """``capacity`` slots over one data split; members come and go at epoch boundaries.
 
     ``template`` fixes the shape (:func:`shape_key`); ``dataset`` overrides its dataset
     (already loaded data). ``keep_models`` puts a Keras model with the member's final
-    weights on each result.
+    weights on each result. ``jit``: see :attr:`jit`.
     """
 
     def __init__(
@@ -187,8 +204,12 @@ class Population:
         dataset: Dataset | None = None,
         keep_models: bool = False,
         resizable: bool = False,
+        jit: bool | None = None,
     ) -> None:
         tf, _ = tf_keras()
+        self.jit = jit
+        """Compile the epoch with XLA (at most :data:`_XLA_MAX_SIZE` slots); ``None``:
+        when the members train long enough to repay the compile (:data:`_XLA_MIN_EXAMPLES`)."""
         self._tf = tf
         if capacity < 1:
             raise ValueError("a population needs at least one slot")
@@ -196,8 +217,9 @@ class Population:
         self.template = template
         self.size = capacity
         self.resizable = resizable
-        self.retrace_seconds = _RETRACE_SECONDS
-        """A resizable population drops its free slots when an epoch of them costs more."""
+        self.retrace_seconds: float | None = None
+        """A resizable population drops its free slots when an epoch of them costs more
+        than this (``None``: what compiling the new size is measured to cost)."""
         self._epoch_seconds = 0.0  # the last epoch's (training and validation)
         self.keep_models = keep_models
         data = dataset if dataset is not None else load_dataset(template.dataset)
@@ -227,7 +249,7 @@ class Population:
                 )
                 self._slots((part, layer), np.zeros(shape, np.float32), init, trainable=True)
         for i, key in enumerate(list(self._specs)):  # kernel 0, bias 0, kernel 1, ...
-            for slot_kind in ("snapshot", "m", "v"):
+            for slot_kind in ("m", "v"):
                 self._slots((slot_kind, i), self._specs[key].empty)
         self._slots("iterations", np.zeros((), np.int64))
         self._slots("lr", np.zeros((), np.float32), lambda c: c.learning_rate)
@@ -246,7 +268,6 @@ class Population:
         self.kernels = [v[("kernel", i)] for i in range(layers)]
         self.biases = [v[("bias", i)] for i in range(layers)]
         self.variables = [x for pair in zip(self.kernels, self.biases, strict=True) for x in pair]
-        self._snapshots = [v[("snapshot", i)] for i in range(2 * layers)]
         self._m = [v[("m", i)] for i in range(2 * layers)]
         self._v = [v[("v", i)] for i in range(2 * layers)]
         self._iterations, self._lr, self._momentum = v["iterations"], v["lr"], v["momentum"]
@@ -326,10 +347,11 @@ class Population:
         rate, momentum and choices; an empty row for a freed slot.
 
         A resizable population also fits its size to its members here: when they do not
-        fit, or when one epoch of its free slots (measured: the last epoch's time per
-        slot) would cost more than a new size (:attr:`retrace_seconds`), the live
-        members move up (their state with them) and the size becomes their number. A
-        free slot costs a whole member's compute at every step.
+        fit, or when its free slots would cost more than a new size
+        (:attr:`retrace_seconds`) over the epochs its members have left (measured: the
+        last epoch's time per slot), the live members move up (their state with them) and
+        the size becomes their number. A free slot costs a whole member's compute at
+        every step.
         """
         if not self._pending:
             return
@@ -340,8 +362,9 @@ class Population:
         layout = list(range(len(self.members)))  # new row i <- old slot layout[i]
         if self.resizable:
             live = [j for j, m in enumerate(self.members) if m is not None]
-            wasted = (self.size - len(live)) * self._epoch_seconds / self.size
-            if len(live) > self.size or (live and wasted > self.retrace_seconds):
+            left = max((self._member(j).epochs_left for j in live), default=0)
+            wasted = (self.size - len(live)) * self._epoch_seconds / self.size * left
+            if len(live) > self.size or (live and wasted > self._retrace_cost(len(live))):
                 layout = live
         resized = len(layout) != self.size
         for key, rows in self._specs.items():
@@ -369,6 +392,11 @@ class Population:
             assert self._kinds is not None
             self._set_kinds(self._kinds)  # retrace for the new shapes
 
+    def _retrace_cost(self, size: int) -> float:
+        if self.retrace_seconds is not None:
+            return self.retrace_seconds
+        return _COMPILE_SECONDS if self._xla(size) else _RETRACE_SECONDS
+
     def _set_kinds(self, kinds: _Kinds) -> None:
         """Compile the population for ``kinds`` (a retrace); existing masks are kept."""
         tf, keras = tf_keras()
@@ -389,12 +417,11 @@ class Population:
             "evaluate": tf.function(self._evaluate_sums, reduce_retracing=True),
             "units": tf.function(self._unit_counts),
             "initial": tf.function(self._initial_sums),
-            "save": tf.function(self._save),
-            "restore": tf.function(self._restore),
         }
 
     def _epoch_function(self, *, shared: bool) -> Any:
-        """The compiled epoch for this size and these kinds (traced on its first call)."""
+        """The compiled epoch for this size and these kinds (traced on its first call;
+        XLA up to :data:`_XLA_MAX_SIZE` members)."""
         tf = self._tf
         k = self.size
         signature = [
@@ -404,7 +431,16 @@ class Population:
             tf.TensorSpec([k], tf.bool),
         ]
         epoch = self._make_epoch(self._batch, self.num_train, shared=shared)
-        return tf.function(epoch, input_signature=signature)
+        return tf.function(epoch, input_signature=signature, jit_compile=self._xla())
+
+    def _xla(self, size: int | None = None) -> bool:
+        """Whether the epoch of ``size`` slots (default: now) is compiled with XLA."""
+        if (self.size if size is None else size) > _XLA_MAX_SIZE:
+            return False
+        if self.jit is not None:
+            return self.jit
+        configs = [self.template, *(m.config for m in self.members if m is not None)]
+        return self.num_train * max(c.epochs for c in configs) >= _XLA_MIN_EXAMPLES
 
     def _mask(self, name: tuple[str, Any], rank: int) -> Any:
         return self._tf.reshape(self._masks[name], [-1] + [1] * (rank - 1))
@@ -417,18 +453,27 @@ class Population:
         ``x`` is ``(n, features)`` (the same examples for every member) or
         ``(K, n, features)`` (each member's own batch).
         """
+        _, hidden, logits = self._forward(x)
+        return hidden, logits
+
+    def _forward(self, x: Any) -> tuple[Any, list[Any], Any]:
+        """The first layer's pre-activation, then as :meth:`_hidden_and_logits`."""
         tf = self._tf
         hidden: list[Any] = []
+        first = None
         h = x[None] if len(x.shape) == 2 else x
         last = len(self.kernels) - 1
         one = self.size == 1  # a plain matmul: cheaper than a batched one of batch 1
         for layer, (w, b) in enumerate(zip(self.kernels, self.biases, strict=True)):
             if one:  # squeeze, not slice: its gradient is a reshape, not a scatter
                 z = tf.expand_dims(tf.matmul(tf.squeeze(h, 0), tf.squeeze(w, 0)) + b[0], 0)
+            elif layer == 0 and len(x.shape) == 2:
+                z = _shared_matmul(tf, x, w) + tf.expand_dims(b, 1)
             else:
                 z = tf.matmul(h, w) + tf.expand_dims(b, 1)
+            first = z if first is None else first
             if layer == last:
-                return hidden, z
+                return first, hidden, z
             h = self._activate(z)
             hidden.append(h)
         raise AssertionError("unreachable")
@@ -462,51 +507,75 @@ class Population:
         """Logits, mean loss per member, gradients and gradient norm per member."""
         tf = self._tf
         with tf.GradientTape() as tape:
-            _, logits = self._hidden_and_logits(x)
+            first, _, logits = self._forward(x)
             losses = self._per_member(logits, y, tf.reduce_mean)
-        grads = tape.gradient(losses, self.variables)  # d(sum of losses): per member
-        norms = [tf.math.reduce_euclidean_norm(g, axis=list(range(1, len(g.shape)))) for g in grads]
-        g_norm = tf.sqrt(tf.add_n([tf.square(n) for n in norms]))
+        gram = self._gram_pays(x)
+        # d(sum of losses): per member; with the first layer's output gradient for Gram
+        grads = tape.gradient(losses, [*self.variables, first] if gram else self.variables)
+        squares = [tf.reduce_sum(tf.square(g), axis=list(range(1, len(g.shape)))) for g in grads]
+        if gram:
+            squares[0] = _gram_square(tf, x, grads.pop())
+            squares.pop()
+        g_norm = tf.sqrt(tf.add_n(squares))
         return logits, losses, grads, g_norm
+
+    def _gram_pays(self, x: Any) -> bool:
+        """Whether the first kernel's squared gradient norm is cheaper from Gram matrices
+        (:func:`_gram_square`) than from a pass over the gradient, counting a pass as
+        :data:`_GRAM_FACTOR` flops per element: small batches, shared ones above all."""
+        k, (fan_in, units) = self.size, self._sizes[:2]
+        batch = int(x.shape[-2])
+        shared = len(x.shape) == 2
+        flops = batch * batch * (fan_in + k * units if shared else k * (fan_in + units))
+        return flops < _GRAM_FACTOR * k * fan_in * units
 
     # -- optimizers: the Keras 3 update_step formulas, vectorised over members ---------
 
     def _apply(self, grads: Sequence[Any], finite: Any) -> None:
+        """One optimizer step of the members whose batch was ``finite``; the others do
+        not move: their learning rate (Adam's step size, momentum) is taken as zero and
+        ``multiply_no_nan`` keeps a non-finite gradient out of every product."""
         tf = self._tf
         assert self._kinds is not None
         kinds = self._kinds.optimizers
+        zero = tf.zeros_like(self._lr)
+        lr_now = tf.where(finite, self._lr, zero)  # one read per step
         alpha = None
         if "adam" in kinds:  # counts the steps a member applied, as Keras
             count = self._iterations + tf.cast(finite, tf.int64)
             self._iterations.assign(count)
-            local_step = tf.cast(count, tf.float32)  # Keras: iterations + 1
+            local_step = tf.cast(tf.maximum(count, 1), tf.float32)  # Keras: iterations + 1
             beta_1_power = tf.pow(tf.constant(_ADAM_BETA_1, tf.float32), local_step)
             beta_2_power = tf.pow(tf.constant(_ADAM_BETA_2, tf.float32), local_step)
-            alpha = self._lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-        lr_read = tf.identity(self._lr)  # one read per step
-        lrs = {r: tf.reshape(lr_read, [-1] + [1] * (r - 1)) for r in (2, 3)}
+            alpha = lr_now * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        momentum = tf.where(finite, self._momentum, zero)
+        ones = tf.cast(finite, tf.float32)
         for vi, (var, g) in enumerate(zip(self.variables, grads, strict=True)):
             rank = len(g.shape)
             shape = [-1] + [1] * (rank - 1)
-            lr = lrs[rank]
+            lr = tf.reshape(lr_now, shape)
             m, v = self._m[vi], self._v[vi]
             steps: dict[str, Any] = {}
             m_new: dict[str, Any] = {}
             v_new: dict[str, Any] = {}
+            if "adam" in kinds or "rmsprop" in kinds:  # their slots take g itself
+                g_in = tf.math.multiply_no_nan(g, tf.reshape(ones, shape))
             for kind in kinds:
                 if kind == "sgd":  # SGD: variable -= gradient * lr
-                    steps[kind] = g * lr
+                    steps[kind] = tf.math.multiply_no_nan(g, lr)
                 elif kind == "momentum":  # m = m * momentum - gradient * lr; var += m
-                    m_new[kind] = m * tf.reshape(self._momentum, shape) - g * lr
+                    m_new[kind] = tf.math.multiply_no_nan(
+                        m, tf.reshape(momentum, shape)
+                    ) - tf.math.multiply_no_nan(g, lr)
                     steps[kind] = -m_new[kind]  # var - (-m) == var + m exactly
                 elif kind == "adam":
-                    m_new[kind] = m + (g - m) * (1 - _ADAM_BETA_1)
-                    v_new[kind] = v + (tf.square(g) - v) * (1 - _ADAM_BETA_2)
+                    m_new[kind] = m + (g_in - m) * (1 - _ADAM_BETA_1)
+                    v_new[kind] = v + (tf.square(g_in) - v) * (1 - _ADAM_BETA_2)
                     a = tf.reshape(alpha, shape)
                     steps[kind] = (m_new[kind] * a) / (tf.sqrt(v_new[kind]) + _EPSILON)
                 else:  # rmsprop (rho 0.9, no momentum, not centered)
-                    v_new[kind] = _RMSPROP_RHO * v + (1 - _RMSPROP_RHO) * tf.square(g)
-                    steps[kind] = (lr * g) / tf.sqrt(v_new[kind] + _EPSILON)
+                    v_new[kind] = _RMSPROP_RHO * v + (1 - _RMSPROP_RHO) * tf.square(g_in)
+                    steps[kind] = (lr * g_in) / tf.sqrt(v_new[kind] + _EPSILON)
             for slot_var, new in ((m, m_new), (v, v_new)):
                 if new:
                     slot_var.assign(self._pick(new, rank, fallback=slot_var))
@@ -524,22 +593,6 @@ class Population:
         for name in names:
             out = tf.where(self._mask(("optimizer", name), rank), values[name], out)
         return out
-
-    # -- members that are out ----------------------------------------------------------
-
-    def _save(self, members: Any) -> None:
-        """Snapshot the current weights of ``members`` (bool ``(K,)``)."""
-        tf = self._tf
-        for var, snap in zip(self.variables, self._snapshots, strict=True):
-            mask = tf.reshape(members, [-1] + [1] * (len(var.shape) - 1))
-            snap.assign(tf.where(mask, var, snap))
-
-    def _restore(self, members: Any) -> None:
-        """Put the snapshot weights of ``members`` back."""
-        tf = self._tf
-        for var, snap in zip(self.variables, self._snapshots, strict=True):
-            mask = tf.reshape(members, [-1] + [1] * (len(var.shape) - 1))
-            var.assign(tf.where(mask, snap, var))
 
     # -- compiled epoch ----------------------------------------------------------------
 
@@ -565,9 +618,7 @@ class Population:
             ok = tf.logical_and(tf.math.is_finite(losses), tf.math.is_finite(g_norm))
             finite = tf.logical_and(live, ok)
             bad = tf.logical_and(live, tf.logical_not(ok))
-            # keep a failing member's weights from before this batch (see module doc)
-            tf.cond(tf.reduce_any(bad), lambda: self._save(bad), lambda: None)
-            self._apply(grads, finite)
+            self._apply(grads, finite)  # a member that is out does not move (module doc)
             pred = tf.argmax(logits, -1, output_type=tf.int32)
             hits = tf.reduce_sum(
                 tf.cast(tf.equal(pred, yb[None] if shared else yb), tf.float32), axis=-1
@@ -725,9 +776,6 @@ class Population:
             order = np.stack([filler if r is None else r for r in rows])
         outs = epoch(self._xt, self._yt, tf.constant(order), tf.constant(active))
         ok, batches, *sums = (v.numpy() for v in outs)
-        failed = active & ~ok
-        if failed.any():
-            self._compiled["restore"](tf.constant(failed))  # back to their last good weights
         val_loss = val_acc = None
         if self.num_validation:
             val_loss, val_acc = self.evaluate(*self._val)
@@ -847,6 +895,30 @@ _TENSORS: weakref.WeakKeyDictionary[Dataset, dict[tuple[float, int], tuple[Any, 
 )
 
 
+def _gram_square(tf: Any, x: Any, dz: Any) -> Any:
+    """Each member's squared norm of the kernel gradient ``x^T dz`` without forming it:
+    ``sum((x x^T) * (dz dz^T))``, ``x`` ``(n, fan_in)`` or ``(K, n, fan_in)``, ``dz``
+    ``(K, n, units)``. The gradient is as large as the kernels, and a pass over it cost
+    as much as the rest of a batch-10 step under XLA (benchmarks/README.md)."""
+    xx = tf.matmul(x, x, transpose_b=True)
+    dd = tf.matmul(dz, dz, transpose_b=True)
+    return tf.reduce_sum(dd * xx, axis=[1, 2])
+
+
+def _shared_matmul(tf: Any, x: Any, w: Any) -> Any:
+    """``x @ w[k]`` for every member ``k``, ``x`` ``(n, fan_in)`` shared by all and ``w``
+    ``(K, fan_in, units)``: one ``(n, fan_in) @ (fan_in, K * units)`` matmul on the
+    members' kernels side by side, ``(K, n, units)`` out.
+
+    A batched matmul that broadcasts ``x`` runs K small products (and K small ones for
+    the kernel gradient); one wide product runs 2.5-3x faster on CPU although the kernels
+    are transposed into it and the gradient back (benchmarks/README.md).
+    """
+    k, fan_in, units = w.shape
+    wide = tf.reshape(tf.transpose(w, [1, 0, 2]), [fan_in, k * units])
+    return tf.transpose(tf.reshape(tf.matmul(x, wide), [-1, k, units]), [1, 0, 2])
+
+
 def _tensors(tf: Any, data: Dataset, split: float, n_probe: int) -> tuple[Any, ...]:
     """``data``'s examples as tensors: training x and y, validation and test pairs, the
     probe batch. Made once per dataset and split, for as long as the dataset lives: the
@@ -929,9 +1001,11 @@ def train_population(
     on_epoch_end: PopulationCallback | None = None,
     on_preflight: PopulationPreflight | None = None,
     keep_models: bool = False,
+    jit: bool | None = None,
 ) -> list[TrainResult]:
     """Train ``configs`` together from the start; one :class:`TrainResult` per config,
-    in order. Callbacks get the config's index as the member key.
+    in order. Callbacks get the config's index as the member key; ``jit``: see
+    :attr:`Population.jit`.
 
     Every config must have the same :func:`shape_key` (else ``ValueError``). Each
     member's history, weights and outcome are those of ``train(config)`` alone, up to
@@ -953,7 +1027,12 @@ def train_population(
                 f"differ only in {', '.join(MEMBER_FIELDS)}"
             )
     pop = Population(
-        configs[0], len(configs), dataset=dataset, keep_models=keep_models, resizable=True
+        configs[0],
+        len(configs),
+        dataset=dataset,
+        keep_models=keep_models,
+        resizable=True,
+        jit=jit,
     )
     for i, config in enumerate(configs):
         pop.add(config, key=i)

@@ -267,6 +267,24 @@ def test_the_mixed_cohort_covers_every_choice() -> None:
     }
 
 
+def test_an_xla_compiled_population_trains_as_alone(small: Dataset) -> None:
+    # mnist-mini is too short for the automatic choice to compile with XLA (the sweeps'
+    # full-MNIST populations are): force it, and compare with the solo runs, which are not
+    results = train_population([c for _, c in MIXED], dataset=small, keep_models=True, jit=True)
+    for (_, config), result in zip(MIXED, results, strict=True):
+        assert_same_run(result, solo(config, small), small)
+
+
+def test_xla_is_chosen_for_long_runs_of_small_populations(small: Dataset) -> None:
+    from trainer import population as module
+
+    pop = Population(BASE, 2, dataset=small)
+    assert not pop._xla()  # 1800 examples x 2 epochs
+    long = Population(BASE.replace(epochs=math.ceil(module._XLA_MIN_EXAMPLES / 1800)), 2)
+    assert long._xla() and not long._xla(module._XLA_MAX_SIZE + 1)
+    assert Population(BASE, 2, dataset=small, jit=True)._xla()
+
+
 def test_results_come_back_in_the_order_given(mixed: dict[str, TrainResult]) -> None:
     assert [r.config for r in mixed.values()] == [c for _, c in MIXED]
     assert all(r.model is not None for r in mixed.values())
@@ -296,14 +314,15 @@ def test_other_architectures(small: Dataset, hidden: list[int]) -> None:
 # --------------------------------------------------------------------------- divergence
 
 
-def test_a_diverging_member_is_caught_and_leaks_nothing(small: Dataset) -> None:
+@pytest.mark.parametrize("jit", [None, True], ids=["auto", "xla"])
+def test_a_diverging_member_is_caught_and_leaks_nothing(small: Dataset, jit: bool | None) -> None:
     healthy = [
         BASE.replace(optimizer="sgd", learning_rate=0.1, activation="relu"),
         BASE.replace(optimizer="adam", learning_rate=0.003),
         BASE.replace(optimizer="sgd", learning_rate=0.05, loss="mse", output_activation="linear"),
     ]
     configs = [healthy[0], DIVERGING, healthy[1], healthy[2]]
-    results = train_population(configs, dataset=small, keep_models=True)
+    results = train_population(configs, dataset=small, keep_models=True, jit=jit)
 
     ref = solo(DIVERGING, small)
     bad = results[1]
@@ -571,7 +590,7 @@ def test_a_resizable_population_fits_its_size_to_its_members(
     small: Dataset, retrace_seconds: float, sizes: list[int]
 ) -> None:
     """A resizable population grows to hold its members and drops its free slots when
-    an epoch of them costs more than a new size (the live members move up, their
+    they cost more than a new size over the epochs left (the live members move up, their
     weights and optimizer state with them; a new size retraces): every member still
     equals its solo run, wherever it sat."""
     configs = [
