@@ -129,7 +129,8 @@ _RETRACE_SECONDS = 0.7
 _COMPILE_SECONDS = 4.0
 """What a new size of a population costs (new variables, the compiled functions traced
 again; XLA compiling the epoch: the second figure), measured on 2 CPU cores: a resizable
-population drops its free slots when one epoch of them costs more than this."""
+population drops its free slots when they would cost more than this over the epochs its
+members have left."""
 _GRAM_FACTOR = 50
 """A pass over a gradient counted as this many flops per element (memory-bound, against
 the Gram matrices' matmuls), measured at K = 1..22, batch 10..128, on 2 CPU cores."""
@@ -218,8 +219,9 @@ class Population:
         self.size = capacity
         self.resizable = resizable
         self.retrace_seconds: float | None = None
-        """A resizable population drops its free slots when an epoch of them costs more
-        than this (``None``: what compiling the new size is measured to cost)."""
+        """A resizable population drops its free slots when they cost more than this over
+        the epochs its members have left (``None``: what compiling the new size is
+        measured to cost, :meth:`_retrace_cost`)."""
         self._epoch_seconds = 0.0  # the last epoch's (training and validation)
         self.keep_models = keep_models
         data = dataset if dataset is not None else load_dataset(template.dataset)
@@ -471,7 +473,8 @@ class Population:
                 z = _shared_matmul(tf, x, w) + tf.expand_dims(b, 1)
             else:
                 z = tf.matmul(h, w) + tf.expand_dims(b, 1)
-            first = z if first is None else first
+            if layer == 0:
+                first = z
             if layer == last:
                 return first, hidden, z
             h = self._activate(z)
@@ -512,10 +515,14 @@ class Population:
         gram = self._gram_pays(x)
         # d(sum of losses): per member; with the first layer's output gradient for Gram
         grads = tape.gradient(losses, [*self.variables, first] if gram else self.variables)
-        squares = [tf.reduce_sum(tf.square(g), axis=list(range(1, len(g.shape)))) for g in grads]
+
+        def square(g: Any) -> Any:
+            return tf.reduce_sum(tf.square(g), axis=list(range(1, len(g.shape))))
+
         if gram:
-            squares[0] = _gram_square(tf, x, grads.pop())
-            squares.pop()
+            squares = [_gram_square(tf, x, grads.pop()), *map(square, grads[1:])]
+        else:
+            squares = [square(g) for g in grads]
         g_norm = tf.sqrt(tf.add_n(squares))
         return logits, losses, grads, g_norm
 
@@ -549,7 +556,6 @@ class Population:
             beta_2_power = tf.pow(tf.constant(_ADAM_BETA_2, tf.float32), local_step)
             alpha = lr_now * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
         momentum = tf.where(finite, self._momentum, zero)
-        ones = tf.cast(finite, tf.float32)
         for vi, (var, g) in enumerate(zip(self.variables, grads, strict=True)):
             rank = len(g.shape)
             shape = [-1] + [1] * (rank - 1)
@@ -559,7 +565,7 @@ class Population:
             m_new: dict[str, Any] = {}
             v_new: dict[str, Any] = {}
             if "adam" in kinds or "rmsprop" in kinds:  # their slots take g itself
-                g_in = tf.math.multiply_no_nan(g, tf.reshape(ones, shape))
+                g_in = tf.math.multiply_no_nan(g, tf.reshape(tf.cast(finite, g.dtype), shape))
             for kind in kinds:
                 if kind == "sgd":  # SGD: variable -= gradient * lr
                     steps[kind] = tf.math.multiply_no_nan(g, lr)
