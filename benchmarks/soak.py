@@ -4,8 +4,11 @@ Optuna on PostgreSQL, an ``mlflow server`` on PostgreSQL, ``--workers`` ``sweeps
 processes topping one study up to ``--trials`` trials on the embedded data (mnist-mini).
 Every ``--kill-every`` seconds a random worker is SIGKILLed and a replacement started (as
 a cluster scheduler would); once, when half the trials are accounted, the MLflow server
-is SIGKILLed and started again ``--outage`` seconds later. When the last worker has
-exited, ``sweeps status`` is run once (as a user would) and the stores are read back.
+is SIGKILLed and started again ``--outage`` seconds later (the kills resume
+``--kill-every`` seconds after it is back). A worker that exits with an error (one that
+starts while the server is down refuses to) is started again, as a scheduler restarts a
+failed job. When the last worker has exited, ``sweeps status`` is run once (as a user
+would) and the stores are read back.
 
 Printed: trials requested / accounted / duplicated / lost / left RUNNING, MLflow runs left
 RUNNING, runs missing epochs or their final status, kills, wall time. Goal: exactly
@@ -91,6 +94,9 @@ class SoakResult:
     runs_without_final_status: int
     states: dict[str, int] = field(default_factory=dict)
     kills: int = 0
+    restarts: int = 0
+    """Workers that exited with an error (one starting while the server was down refuses
+    to start) and were started again, as a scheduler restarts a failed job."""
     outage_s: float = 0.0
     wall_s: float = 0.0
     timed_out: bool = False
@@ -120,6 +126,7 @@ class SoakResult:
             ("runs without final status", self.runs_without_final_status),
             ("trial states", " ".join(f"{k}={v}" for k, v in sorted(self.states.items()))),
             ("workers SIGKILLed", self.kills),
+            ("workers restarted after an error", self.restarts),
             ("MLflow server down (s)", f"{self.outage_s:.1f}"),
             ("wall time (s)", f"{self.wall_s:.1f}"),
             ("goal met", "yes" if self.goal_met() else "NO" + (" (timed out)" * self.timed_out)),
@@ -193,6 +200,15 @@ class Pool:
     def alive(self) -> list[subprocess.Popen[bytes]]:
         return [p for p in self.procs if p.poll() is None]
 
+    def restart_failed(self, killed: set[int]) -> list[int]:
+        """Start a replacement for each worker that exited with an error (not one we
+        killed), once; the pids of those replaced."""
+        failed = [p for p in self.procs if p.returncode not in (None, 0) and p.pid not in killed]
+        for p in failed:
+            killed.add(p.pid)
+            self.start()
+        return [p.pid for p in failed]
+
     def kill_all(self) -> None:
         for p in self.alive():
             p.kill()
@@ -220,13 +236,19 @@ def soak(settings: SoakSettings, log: Any = print) -> SoakResult:
         }
         space = write_space(work / "soak.yaml", settings)
         pool = Pool(space, work, env)
-        kills, outage_s, timed_out = 0, 0.0, False
+        kills, restarts, outage_s, timed_out = 0, 0, 0.0, False
+        replaced: set[int] = set()  # pids that have had their replacement
         try:
             for _ in range(settings.workers):
                 pool.start()
             next_kill = time.monotonic() + settings.kill_every
             outage_done = False
-            while pool.alive():
+            while True:
+                for pid in pool.restart_failed(replaced):
+                    restarts += 1
+                    log(f"[soak] worker pid {pid} exited with an error; started again")
+                if not pool.alive():
+                    break
                 if time.monotonic() - started > settings.budget_s:
                     timed_out = True
                     break
@@ -239,12 +261,14 @@ def soak(settings: SoakSettings, log: Any = print) -> SoakResult:
                     outage_s = time.monotonic() - down
                     outage_done = True
                     log(f"[soak] MLflow server back after {outage_s:.1f}s")
+                    next_kill = time.monotonic() + settings.kill_every  # no overdue burst
                 if time.monotonic() >= next_kill:
                     alive = pool.alive()
                     if alive:
                         victim = rng.choice(alive)
                         victim.send_signal(signal.SIGKILL)
                         victim.wait()
+                        replaced.add(victim.pid)
                         kills += 1
                         pool.start()
                         log(f"[soak] SIGKILLed worker pid {victim.pid}; replacement started")
@@ -272,6 +296,7 @@ def soak(settings: SoakSettings, log: Any = print) -> SoakResult:
         **{
             **result.__dict__,
             "kills": kills,
+            "restarts": restarts,
             "outage_s": outage_s,
             "wall_s": time.monotonic() - started,
             "timed_out": timed_out,

@@ -17,9 +17,10 @@
 
 For each ``sweeps run`` the driver also prints the start-up (process launch to the first
 training step) and the bookkeeping share: time in Optuna ask/tell and MLflow logging
-(``TrialSession`` start, per-epoch report and pruning decision, finish, and the flush and
-tells of the trials that end together) over the sweep's wall time (this checkout only;
-the baseline has no per-trial hooks to time).
+(``TrialSession`` start, per-epoch report and pruning decision, finish and tell, the
+parent run's summaries, the reaper, and every wait for the MLflow writer, the last one at
+the sweep's end included) over the sweep's wall time (this checkout only; the baseline
+has no per-trial hooks to time).
 
 Usage::
 
@@ -137,8 +138,15 @@ if P is not None:
         import optuna
         timed(optuna.Study, "ask")
         import sweeps.run.population as RP
-        timed(RP, "finish_together")  # the writer flush and the tells of trials that ended
+        timed(RP, "finish_together")  # the tells of trials that ended, their runs' ends
         timed(RP, "report_epochs")  # a population's epoch: MLflow metrics, Optuna reports
+        import sweeps.run.sweep as SW
+        # the atomic top-up's claim (lock, count, ask), the study's summary, the reaper
+        for name in ("claim_trials", "update_parent", "reap_stale"):
+            timed(SW, name)
+        from sweeps.store import Tracker
+        for name in ("flush", "end_parent"):  # waiting for the writer (the sweep's end)
+            timed(Tracker, name)
 t0 = time.perf_counter()
 from sweeps.cli.app import main
 try:

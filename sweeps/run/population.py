@@ -9,9 +9,10 @@ shape and shrinks as they end, so the K slots go wherever the sampler sends tria
 an ended trial stops costing compute at the next epoch boundary. After every epoch
 every live member is reported to its session, and only then does the pruner judge each
 (with ``pruner_peers: running`` it compares with the others: sweeps.store._pruners).
-Members that ended are finished at once, together (their MLflow runs closed, one wait
-for the writer, then Optuna told), and only then are new trials asked and put into the
-freed slots: the sampler sees every finished trial before the next ask.
+Members that ended are finished at once, together (their MLflow runs ended, one wait
+for the writer, then Optuna told, then their artifacts queued), and only then are new
+trials asked and put into the freed slots: the sampler sees every finished trial before
+the next ask.
 """
 
 from __future__ import annotations
@@ -182,9 +183,11 @@ def run_population(
         asked += 1
         beat = contextlib.ExitStack()
         beat.enter_context(trial_heartbeat(tracker.store.optuna, study, trial))
-        try:
-            session = TrialSession(study, space, tracker, trial, engine="population")
-        except Exception as exc:  # e.g. the tracking store refused the run
+        try:  # its run is created while it trains its first epoch
+            session = TrialSession(
+                study, space, tracker, trial, engine="population", defer_run=True
+            )
+        except Exception as exc:  # e.g. a parameter the space cannot make
             beat.close()
             deliver(_fail_unstarted(study, space, trial, exc))
             return
@@ -223,13 +226,23 @@ def run_population(
                 pop.add(entry.config, key=entry.session.trial.number)  # type: ignore[arg-type]
                 entry.placed = True
 
+    runless: dict[int, BaseException] = {}  # members whose MLflow run could not be made
+
     def on_records(records: list[tuple[int, Any]]) -> None:
         # every member reports before any is judged: a pruner may compare it with the
         # members of this very epoch (pruner_peers: running)
-        report_epochs([(live[number].session, record) for number, record in records])
+        epochs = []
+        for number, record in records:
+            session = live[number].session
+            error = session.run_error()
+            if error is None:
+                epochs.append((session, record))
+            else:  # e.g. the tracking store refused it: the trial fails, here
+                runless[number] = error
+        report_epochs(epochs)
 
     def on_epoch_end(number: int, record: Any) -> bool:
-        return live[number].session.should_stop(record)
+        return number in runless or live[number].session.should_stop(record)
 
     try:
         while True:
@@ -255,6 +268,11 @@ def run_population(
                             entry = live[number]
                             report(entry, entry.session.fail(exc))
                     continue
+                for number, _ in ended:
+                    if number in runless:
+                        entry = live[number]
+                        report(entry, entry.session.fail(runless.pop(number)))
+                ended = [(n, r) for n, r in ended if n in live]
                 done = finish_together(tracker, [(live[n].session, r) for n, r in ended])
                 for (number, _), rep in zip(ended, done, strict=True):
                     report(live[number], rep)
@@ -264,6 +282,7 @@ def run_population(
                 entry.session.interrupt()
             entry.heartbeat.close()
         raise
+    tracker.flush()  # the artifacts of the trials told last, written before we return
     return reports
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,9 +76,12 @@ class TrialSession:
         engine: str = "single",
         params: Mapping[str, Any] | None = None,
         tags: Mapping[str, str] | None = None,
+        defer_run: bool = False,
     ) -> None:
         """``params`` replaces what the space makes of the sampled values (the doctor's
-        probes are given whole configs); ``tags`` go on the MLflow run."""
+        probes are given whole configs); ``tags`` go on the MLflow run. ``defer_run``
+        creates the run on the tracker's background thread (:attr:`run_id` waits for it,
+        :meth:`run_error` says whether it failed), so training can start meanwhile."""
         self.study, self.space, self.tracker, self.trial = study, space, tracker, trial
         self.params = dict(params) if params is not None else space.suggest(trial)
         tags = {schema.TAG_ENGINE: engine, **(tags or {})}
@@ -88,8 +92,16 @@ class TrialSession:
         if retry_of is not None:
             tags[schema.TAG_RETRY_OF_TRIAL] = str(retry_of)
             tags[schema.TAG_RETRY_OF] = str(trial.user_attrs.get(schema.ATTR_RUN_ID, ""))
-        self.run_id = tracker.start_trial(trial.number, self.params, tags=tags)
-        set_user_attrs(trial, {schema.ATTR_RUN_ID: self.run_id, schema.ATTR_PARAMS: self.params})
+        self._run: Future[str] | None = None
+        self._run_id: str | None = None
+        if defer_run:
+            self._run = tracker.start_trial_soon(trial.number, self.params, tags=tags)
+            set_user_attrs(trial, {schema.ATTR_PARAMS: self.params})
+        else:
+            self._run_id = tracker.start_trial(trial.number, self.params, tags=tags)
+            set_user_attrs(
+                trial, {schema.ATTR_RUN_ID: self._run_id, schema.ATTR_PARAMS: self.params}
+            )
         self.history: list[dict[str, Any]] = []
         self.finished = False
         self._extra_tags: dict[str, str] = {}  # diagnosis tags/artifacts, set by finish()
@@ -102,6 +114,22 @@ class TrialSession:
         tell, self._deferred = self._deferred, None
         if tell is not None:
             tell()
+
+    @property
+    def run_id(self) -> str:
+        """The trial's MLflow run (a deferred one is waited for, and recorded on the trial
+        once known; its creation's error is raised)."""
+        if self._run_id is None:
+            assert self._run is not None
+            run_id = self._run.result()
+            set_user_attrs(self.trial, {schema.ATTR_RUN_ID: run_id})
+            self._run_id = run_id
+        return self._run_id
+
+    def run_error(self) -> BaseException | None:
+        """Why the trial's MLflow run could not be created, once that is known (waits for
+        a deferred one); ``None`` when it was."""
+        return None if self._run is None else self._run.exception()
 
     def config(self) -> TrainConfig:
         return TrainConfig.from_dict(self.params)
@@ -197,7 +225,8 @@ class TrialSession:
         set_user_attrs(
             self.trial, {schema.ATTR_OUTCOME: "failed", schema.ATTR_REASON: message[:2000]}
         )
-        self.tracker.log_text(self.run_id, traceback.format_exc(), schema.ARTIFACT_ERROR)
+        if self.run_error() is None:
+            self.tracker.log_text(self.run_id, traceback.format_exc(), schema.ARTIFACT_ERROR)
         return self._end(TrialState.FAIL, "failed", message, None, {})
 
     def interrupt(self) -> None:
@@ -221,37 +250,51 @@ class TrialSession:
         wait: bool = True,
     ) -> TrialReport:
         """``value``: the objective, or the list of objectives of a multi-objective study.
-        Without ``wait`` the trial is told by :meth:`tell_deferred` (or now, on error)."""
+
+        The run's metrics, tags and end are written before the trial is told (a worker
+        killed in between leaves a RUNNING trial, which is retried, never a finished
+        trial with an unfinished run); its artifacts (copies of its params and epochs)
+        are queued after the tell, for the writer to do while training goes on. Without
+        ``wait`` the trial is told by :meth:`tell_deferred` (or now, on error)."""
         if self.finished:
             raise RuntimeError(f"trial {self.trial.number} already finished")
         self.finished = True
-
-        def tell() -> None:
-            if state == TrialState.COMPLETE:
-                self.study.tell(self.trial, value)
-            else:
-                self.study.tell(self.trial, state=state)
-
+        has_run = self.run_error() is None  # else there is no run to end (see :meth:`fail`)
         artifacts = {schema.ARTIFACT_PARAMS: _yaml(self.params), **self._artifacts}
         if self.history:
             artifacts[schema.ARTIFACT_HISTORY] = csv_text(self.history)
+
+        def tell() -> None:
+            try:
+                if state == TrialState.COMPLETE:
+                    self.study.tell(self.trial, value)
+                else:
+                    self.study.tell(self.trial, state=state)
+            finally:
+                if has_run:
+                    self.tracker.log_texts(self.run_id, artifacts)
+
         try:
-            self.tracker.finish_trial(
-                self.run_id,
-                state=state.name,
-                outcome=label,
-                reason=reason,
-                metrics=metrics,
-                extra_tags=self._extra_tags,
-                artifacts=artifacts,
-                status=status,
-                wait=wait,
-            )
+            if has_run:
+                self.tracker.finish_trial(
+                    self.run_id,
+                    state=state.name,
+                    outcome=label,
+                    reason=reason,
+                    metrics=metrics,
+                    extra_tags=self._extra_tags,
+                    status=status,
+                    wait=False,
+                )
         except BaseException:
             tell()
             raise
         if wait:
+            if has_run:
+                self.tracker.flush(runs=[self.run_id])
             tell()
+            if has_run:  # and its artifacts: a caller that waits may read them next
+                self.tracker.flush(runs=[self.run_id])
         else:
             self._deferred = tell
         first = value[0] if isinstance(value, list) else value
@@ -273,9 +316,9 @@ def finish_together(
     tracker: Tracker, ended: Sequence[tuple[TrialSession, Any]]
 ) -> list[TrialReport]:
     """Finish trials that ended at the same time (a population's epoch boundary): every
-    run's last writes are queued, the writer is waited on once (for these runs, which it
-    writes first), and only then is each trial told, so a run still ends before its
-    trial, for one wait instead of one each."""
+    run's last writes are queued, the writer is waited on once (for these runs' writes
+    alone, which it does first), and only then is each trial told, so a run still ends
+    before its trial, for one wait instead of one each."""
     reports: list[TrialReport] = []
     if not ended:
         return reports
@@ -283,7 +326,7 @@ def finish_together(
         for session, result in ended:
             reports.append(session.finish(result, wait=False))
     finally:
-        tracker.flush(runs=[session.run_id for session, _ in ended])
+        tracker.flush(runs=[s.run_id for s, _ in ended if s.run_error() is None])
         for session, _ in ended:
             session.tell_deferred()
     return reports

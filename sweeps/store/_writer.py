@@ -134,6 +134,9 @@ class Writer:
             try:
                 while True:
                     with self._cond:
+                        if self._urgent and self._ops:  # someone waits: what came since too
+                            self._in_flight = _coalesce([*self._in_flight, *self._ops])
+                            self._ops.clear()
                         if not self._in_flight:
                             break
                         # an urgent run's first write, else the oldest: a run's own

@@ -21,7 +21,7 @@ from sweeps.run.population import (
 from sweeps.run.session import TrialReport
 from sweeps.space import SearchSpace, parse_space
 from sweeps.store import Store, Tracker, open_study, resolve_store
-from sweeps.store.schema import TAG_OUTCOME, TAG_REASON, TAG_ROLE, TAG_STATE, TAG_TRIAL
+from sweeps.store.schema import ATTR_REASON, TAG_OUTCOME, TAG_REASON, TAG_ROLE, TAG_STATE, TAG_TRIAL
 from tests._cases import TINY_PARAMS
 from trainer.config import TrainConfig
 from trainer.data import Dataset
@@ -381,16 +381,18 @@ def test_trials_ending_together_wait_for_the_writer_once_and_end_their_runs_firs
     store: Store, mini: Dataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Three members end at the same epoch boundary: one wait for the MLflow writer (not
-    one each), and every run is already ended when its trial is told."""
+    one each) for their runs' writes alone, every run is already ended when its trial is
+    told, and the artifacts, queued after the tells, are there when the population
+    returns (its one other wait, for everything)."""
     space = make_space(
         "pop-together", {"learning_rate": {"type": "categorical", "choices": [0.0005, 0.001]}}
     )
     study, tracker = start(store, space)
-    waits: list[set[str]] = []
+    waits: list[set[str] | None] = []
     real_flush = tracker.flush
 
     def flush(runs: Any = None) -> bool:
-        waits.append(set(runs))
+        waits.append(None if runs is None else set(runs))
         return real_flush(runs)
 
     monkeypatch.setattr(tracker, "flush", flush)
@@ -405,6 +407,43 @@ def test_trials_ending_together_wait_for_the_writer_once_and_end_their_runs_firs
     monkeypatch.setattr(study, "tell", tell)
     reports = run_cohort(study, space, tracker, mini, 3)
     assert [r.state for r in reports] == ["COMPLETE"] * 3
-    assert waits == [{t.user_attrs["mlflow_run_id"] for t in study.get_trials()}]  # these
+    assert waits == [{t.user_attrs["mlflow_run_id"] for t in study.get_trials()}, None]
     assert ended_before_tell == [True, True, True]
     assert {t.state for t in study.get_trials()} == {TrialState.COMPLETE}
+    client = MlflowClient(store.tracking_uri)
+    for t in study.get_trials():
+        files = {f.path for f in client.list_artifacts(t.user_attrs["mlflow_run_id"])}
+        assert {"params.yaml", "history.csv"} <= files
+
+
+def test_a_run_the_tracking_store_refuses_fails_its_trial_only(
+    store: Store, mini: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member's run is created while it trains its first epoch; when MLflow refuses it,
+    that trial alone ends FAIL with the message, and the others train on."""
+    from mlflow.exceptions import MlflowException
+
+    space = make_space(
+        "pop-runless", {"learning_rate": {"type": "categorical", "choices": [0.0005, 0.001]}}
+    )
+    study, tracker = start(store, space)
+    real_create = tracker.client.create_run
+
+    def create_run(experiment_id: str, **kwargs: Any) -> Any:
+        if kwargs["tags"][TAG_TRIAL] == "1":
+            raise MlflowException("experiment is read-only", error_code="INVALID_PARAMETER_VALUE")
+        return real_create(experiment_id, **kwargs)
+
+    monkeypatch.setattr(tracker.client, "create_run", create_run)
+    reports = run_cohort(study, space, tracker, mini, 3)
+    assert [(r.number, r.state) for r in reports] == [(0, "COMPLETE"), (1, "FAIL"), (2, "COMPLETE")]
+    assert "experiment is read-only" in reports[1].reason
+    trials = study.get_trials()
+    assert trials[1].state == TrialState.FAIL
+    assert "experiment is read-only" in trials[1].user_attrs[ATTR_REASON]
+    assert "mlflow_run_id" not in trials[1].user_attrs
+    runs = child_runs(store, tracker)
+    assert sorted(runs) == [0, 2]
+    assert {runs[n].info.run_id for n in (0, 2)} == {
+        trials[n].user_attrs["mlflow_run_id"] for n in (0, 2)
+    }

@@ -80,6 +80,24 @@ def test_a_flush_for_some_runs_writes_them_first() -> None:
     assert [r for r, _ in client.requests[3:]] == ["a", "c"]
 
 
+def test_a_flush_does_not_wait_for_the_writes_taken_before_it() -> None:
+    """The thread has taken x and y (behind a slow write) when b's end is queued and
+    waited for: b goes right after the slow write, not after x and y."""
+    gate = threading.Event()
+    client = FlakyClient(gate=gate)
+    w = Writer(client)
+    with w._cond:  # the thread starts on the first write and takes all three at once
+        for run in ("slow", "x", "y"):
+            w.batch(run, metrics=[Metric("loss", 1.0, 0, 1)])
+    time.sleep(0.2)
+    w.batch("b", metrics=[Metric("loss", 1.0, 0, 2)])
+    w.call("b", "end", lambda: client.end("b"))
+    threading.Timer(0.3, gate.set).start()
+    assert w.flush(timeout=10, runs=["b"])
+    assert w.flush(timeout=10)
+    assert [r for r, _ in client.requests] == ["slow", "b", "b", "x", "y"]
+
+
 def test_a_server_that_is_down_is_retried_until_it_answers(monkeypatch) -> None:
     monkeypatch.setattr(_writer, "BACKOFF_S", (0.01,))
     client = FlakyClient(down=5)
