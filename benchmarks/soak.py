@@ -200,12 +200,12 @@ class Pool:
     def alive(self) -> list[subprocess.Popen[bytes]]:
         return [p for p in self.procs if p.poll() is None]
 
-    def restart_failed(self, killed: set[int]) -> list[int]:
-        """Start a replacement for each worker that exited with an error (not one we
-        killed), once; the pids of those replaced."""
-        failed = [p for p in self.procs if p.returncode not in (None, 0) and p.pid not in killed]
+    def restart_failed(self, replaced: set[int]) -> list[int]:
+        """Start a replacement for each worker that exited with an error and has none yet
+        (``replaced``: the pids that have one, the SIGKILLed ones included); their pids."""
+        failed = [p for p in self.procs if p.returncode not in (None, 0) and p.pid not in replaced]
         for p in failed:
-            killed.add(p.pid)
+            replaced.add(p.pid)
             self.start()
         return [p.pid for p in failed]
 

@@ -61,7 +61,9 @@ slots into populations too small to be worth it: :func:`can_use_population` says
 # Population size beyond which the members' parameters make each step compute-bound
 # (measured on CPU: 784-30-10 MLPs keep gaining up to K=64, i.e. ~1.5M parameters).
 _COMPUTE_PARAMS = 4_000_000
-_BYTES_PER_PARAM = 4 * 9  # weights, snapshot, gradient, 2 optimizer slots, temporaries
+# weights, gradient, 2 optimizer slots, temporaries; it also counted a weight snapshot,
+# which the engine no longer keeps: left as headroom, so automatic sizes stay as measured
+_BYTES_PER_PARAM = 4 * 9
 _FIXED_BYTES = 256 * 2**20  # evaluation chunks, data, graph
 _DEFAULT_BUDGET = 2 * 2**30
 _KNOWN_SIZES = {"mnist-mini": (10_000, 784, 10), "mnist": (60_000, 784, 10)}
@@ -99,7 +101,7 @@ def default_cohort_size(
     """Automatic cohort size in ``[1, MAX_COHORT]``, from parameter count and data size.
 
     The cohort grows until either the members' parameters make a step compute-bound
-    (K x parameters ~ 4M) or their memory (weights, snapshot, gradients, optimizer slots
+    (K x parameters ~ 4M) or their memory (weights, gradients, optimizer slots, headroom
     and the batch activations, ~36 bytes per parameter) would exceed the budget:
     ``available_memory_bytes``, else a quarter of the memory available now (at most
     2 GiB). For a search space the largest swept architecture and batch size count.

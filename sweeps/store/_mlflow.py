@@ -118,8 +118,6 @@ class Tracker:
         """Create the trial's child run with all its params; returns the run id."""
         from mlflow.entities import Param
 
-        tags = dict(tags or {})  # the caller's, as they are now (see start_trial_soon)
-
         run = retrying(  # a server restarting: wait for it rather than lose the trial
             lambda: self.client.create_run(
                 self.experiment_id,
@@ -130,7 +128,7 @@ class Tracker:
                     TAG_ROLE: ROLE_TRIAL,
                     TAG_TRIAL: str(trial_number),
                     TAG_STATE: "RUNNING",
-                    **tags,
+                    **(tags or {}),
                 },
             ),
             f"creating the run of trial {trial_number}",
@@ -202,9 +200,7 @@ class Tracker:
             self.writer.flush()
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
-        self.writer.call(
-            run_id, artifact_file, lambda: self.client.log_text(run_id, text, artifact_file)
-        )
+        self.log_texts(run_id, {artifact_file: text})
 
     def log_texts(self, run_id: str, texts: Mapping[str, str]) -> None:
         """Several text artifacts (``{file name: text}``) in one write: MLflow looks the
