@@ -138,7 +138,9 @@ if P is not None:
         import optuna
         timed(optuna.Study, "ask")
         import sweeps.run.population as RP
-        timed(RP, "finish_together")  # the tells of trials that ended, their runs' ends
+        # trials that ended: their runs' ends queued, then the wait and the tells
+        for name in ("finish_together", "end_runs", "tell_ended"):
+            timed(RP, name)
         timed(RP, "report_epochs")  # a population's epoch: MLflow metrics, Optuna reports
         import sweeps.run.sweep as SW
         # the atomic top-up's claim (lock, count, ask), the study's summary, the reaper

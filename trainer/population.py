@@ -416,24 +416,32 @@ class Population:
         self._compiled = {
             "epoch": self._epoch_function(shared=False),
             "epoch_shared": self._epoch_function(shared=True),
-            "evaluate": tf.function(self._evaluate_sums, reduce_retracing=True),
-            "units": tf.function(self._unit_counts),
-            "initial": tf.function(self._initial_sums),
+            "evaluate": tf.function(self._evaluate_sums, reduce_retracing=True, autograph=False),
         }
 
-    def _epoch_function(self, *, shared: bool) -> Any:
-        """The compiled epoch for this size and these kinds (traced on its first call;
-        XLA up to :data:`_XLA_MAX_SIZE` members)."""
+    def _epoch_function(self, *, shared: bool) -> tuple[Any, Any | None]:
+        """The compiled epoch for this size and these kinds, traced on their first call:
+        the full batches (XLA up to :data:`_XLA_MAX_SIZE` members), then the partial
+        batch, if any, as a plain graph: compiled into the loop's XLA program it was a
+        second copy of the step, 1.5-2 s more to compile at every new size, for one step
+        an epoch."""
         tf = self._tf
         k = self.size
         signature = [
             tf.TensorSpec(self._xt.shape, tf.float32),
             tf.TensorSpec(self._yt.shape, tf.int32),
             tf.TensorSpec([1 if shared else k, self.num_train], tf.int32),
-            tf.TensorSpec([k], tf.bool),
         ]
-        epoch = self._make_epoch(self._batch, self.num_train, shared=shared)
-        return tf.function(epoch, input_signature=signature, jit_compile=self._xla())
+        epoch, tail = self._make_epoch(self._batch, self.num_train, shared=shared)
+        return (
+            tf.function(
+                epoch,
+                input_signature=[*signature, tf.TensorSpec([k], tf.bool)],
+                jit_compile=self._xla(),
+                autograph=False,
+            ),
+            None if tail is None else tf.function(tail, autograph=False),
+        )
 
     def _xla(self, size: int | None = None) -> bool:
         """Whether the epoch of ``size`` slots (default: now) is compiled with XLA."""
@@ -602,14 +610,17 @@ class Population:
 
     # -- compiled epoch ----------------------------------------------------------------
 
-    def _make_epoch(self, batch: int, examples: int, *, shared: bool) -> Callable[..., Any]:
-        """The compiled epoch: each member its own order of ``examples`` examples
-        (``order`` is ``(K, examples)``), or, ``shared``, one order for every member
-        (``order`` is ``(1, examples)``: one ``(batch, features)`` block per step, which
-        the batched matmul broadcasts; ~2x faster at K=64 than K gathered batches).
+    def _make_epoch(
+        self, batch: int, examples: int, *, shared: bool
+    ) -> tuple[Callable[..., Any], Callable[..., Any] | None]:
+        """The epoch: each member its own order of ``examples`` examples (``order`` is
+        ``(K, examples)``), or, ``shared``, one order for every member (``order`` is
+        ``(1, examples)``: one ``(batch, features)`` block per step, which the batched
+        matmul broadcasts; ~2x faster at K=64 than K gathered batches).
 
-        Shapes are static: the full batches run in a ``tf.while_loop``, the last, partial
-        one (if any) once after it, so every shape computation folds away at trace time.
+        Shapes are static: the full batches run in a ``tf.while_loop`` (the first
+        function), the last, partial one (if any) once after it (the second, taking the
+        first's state), so every shape computation folds away at trace time.
         """
         tf = self._tf
         full, rest = divmod(examples, batch)
@@ -664,12 +675,14 @@ class Population:
 
             if full:
                 state = tf.while_loop(cond, body, (tf.constant(0), *state))[1:]
-            if rest:  # members out by now are masked by ``live`` like in the loop
-                idx = tf.slice(order, [0, full * batch], [rows, rest])
-                state = step(take(x, idx), take(y, idx), state)
             return state
 
-        return epoch
+        def tail(x: Any, y: Any, order: Any, state: tuple[Any, ...]) -> Any:
+            # members out by now are masked by ``live`` like in the loop
+            idx = tf.slice(order, [0, full * batch], [rows, rest])
+            return step(take(x, idx), take(y, idx), tuple(state))
+
+        return epoch, tail if rest else None
 
     # -- evaluation and signals --------------------------------------------------------
 
@@ -720,7 +733,7 @@ class Population:
         ]
         if not any(wanted):
             return none, list(none)
-        dead, pinned = (v.numpy() for v in self._compiled["units"](self._probe_x))
+        dead, pinned = (v.numpy() for v in self._unit_counts(self._probe_x))
         total = float(self.hidden_units)
         dead_out, pinned_out = list(none), list(none)
         for j, member in enumerate(self.members):
@@ -738,6 +751,16 @@ class Population:
 
     # -- one epoch of every member ------------------------------------------------------
 
+    def _train_epoch(self, order: np.ndarray, active: np.ndarray) -> tuple[Any, ...]:
+        """One epoch of training in the given ``order`` (``(1, examples)``: one order
+        shared by every member; ``(K, examples)``: one per slot) of the ``active`` slots:
+        the compiled epoch's sums per slot (:meth:`_make_epoch`)."""
+        tf = self._tf
+        loop, tail = self._compiled["epoch_shared" if len(order) == 1 else "epoch"]
+        order_t = tf.constant(order)
+        outs = loop(self._xt, self._yt, order_t, tf.constant(active))
+        return outs if tail is None else tail(self._xt, self._yt, order_t, outs)
+
     def run_epoch(
         self,
         on_epoch_end: PopulationCallback | None = None,
@@ -752,7 +775,6 @@ class Population:
         called for each of them, and ``True`` stops that member (``stopped_early`` unless
         it was its last epoch). Ended members free their slots.
         """
-        tf = self._tf
         self.flush()
         fresh = [j for j, m in enumerate(self.members) if m is not None and m.fresh]
         if fresh:
@@ -775,13 +797,11 @@ class Population:
                 member.rng.permutation(self.num_train)
             rows.append(perms[key])
         if len(perms) == 1:  # every member draws the same order: one shared batch
-            epoch, order = self._compiled["epoch_shared"], next(iter(perms.values()))[None]
+            order = next(iter(perms.values()))[None]
         else:
             filler = next(iter(perms.values()))
-            epoch = self._compiled["epoch"]
             order = np.stack([filler if r is None else r for r in rows])
-        outs = epoch(self._xt, self._yt, tf.constant(order), tf.constant(active))
-        ok, batches, *sums = (v.numpy() for v in outs)
+        ok, batches, *sums = (v.numpy() for v in self._train_epoch(order, active))
         val_loss = val_acc = None
         if self.num_validation:
             val_loss, val_acc = self.evaluate(*self._val)
@@ -829,7 +849,7 @@ class Population:
         if not int(self._probe_x.shape[0]):
             nan = np.full(self.size, np.nan)
             return nan, nan
-        losses, norms = self._compiled["initial"](self._probe_x, self._probe_y)
+        losses, norms = self._initial_sums(self._probe_x, self._probe_y)
         return losses.numpy(), norms.numpy()
 
     def _preflight(self, slots: list[int], on_preflight: PopulationPreflight | None) -> None:

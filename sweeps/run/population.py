@@ -9,10 +9,11 @@ shape and shrinks as they end, so the K slots go wherever the sampler sends tria
 an ended trial stops costing compute at the next epoch boundary. After every epoch
 every live member is reported to its session, and only then does the pruner judge each
 (with ``pruner_peers: running`` it compares with the others: sweeps.store._pruners).
-Members that ended are finished at once, together (their MLflow runs ended, one wait
-for the writer, then Optuna told, then their artifacts queued), and only then are new
-trials asked and put into the freed slots: the sampler sees every finished trial before
-the next ask.
+Members that ended have their MLflow runs' ends queued at once; the writer writes them
+while the other shapes train their epoch, and at the end of the round (one epoch of
+every shape) they are told to Optuna together, after one wait for whatever of their
+writes is left, their artifacts queued after. Only then are new trials asked and put
+into the freed slots: the sampler sees every finished trial before the next ask.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from optuna.distributions import (
 from optuna.trial import TrialState
 
 from sweeps.run.liveness import trial_heartbeat
-from sweeps.run.session import TrialReport, TrialSession, finish_together, report_epochs
+from sweeps.run.session import TrialReport, TrialSession, end_runs, report_epochs, tell_ended
 from sweeps.space import SearchSpace
 from sweeps.store import Tracker, set_user_attrs
 from sweeps.store.schema import ATTR_OUTCOME, ATTR_REASON
@@ -248,36 +249,45 @@ def run_population(
 
     try:
         while True:
-            while (
-                len(live) < size
-                and not exhausted
-                and not (stop and stop())
-                and wanted(asked, len(live)) > 0
-            ):
-                ask_one()
-            place()
+            with tracker.hold_writes():  # the interpreter to the sampler, not the writer
+                while (
+                    len(live) < size
+                    and not exhausted
+                    and not (stop and stop())
+                    and wanted(asked, len(live)) > 0
+                ):
+                    ask_one()
+                place()
             busy = [(key, pop) for key, pop in pops.items() if pop.live]
             if not busy:  # every trial asked is placed: nothing live means nothing left
                 break
-            for key, pop in busy:  # one epoch of each shape in turn
-                members = [m.key for m in pop.members if m is not None]
-                try:
-                    ended = pop.run_epoch(on_epoch_end, on_records=on_records)
-                except Exception as exc:
-                    del pops[key]  # its state is unknown now: a fresh one for the next
-                    for number in members:
-                        if number in live:
+            # Trials that end are told at the end of the round: the writer writes their
+            # runs' ends while the next shapes train, and no trial is asked before then.
+            ending: list[tuple[int, TrialReport]] = []
+            try:
+                for key, pop in busy:  # one epoch of each shape in turn
+                    members = [m.key for m in pop.members if m is not None]
+                    try:
+                        ended = pop.run_epoch(on_epoch_end, on_records=on_records)
+                    except Exception as exc:
+                        del pops[key]  # its state is unknown now: a fresh one for the next
+                        for number in members:
+                            if number in live:
+                                entry = live[number]
+                                report(entry, entry.session.fail(exc))
+                        continue
+                    for number, _ in ended:
+                        if number in runless:
                             entry = live[number]
-                            report(entry, entry.session.fail(exc))
-                    continue
-                for number, _ in ended:
-                    if number in runless:
-                        entry = live[number]
-                        report(entry, entry.session.fail(runless.pop(number)))
-                ended = [(n, r) for n, r in ended if n in live]
-                done = finish_together(tracker, [(live[n].session, r) for n, r in ended])
-                for (number, _), rep in zip(ended, done, strict=True):
-                    report(live[number], rep)
+                            report(entry, entry.session.fail(runless.pop(number)))
+                    ended = [(n, r) for n, r in ended if n in live]
+                    done = end_runs([(live[n].session, r) for n, r in ended])
+                    ending.extend((n, rep) for (n, _), rep in zip(ended, done, strict=True))
+            finally:  # Ctrl-C included: the runs ended so far are written and told
+                with tracker.hold_writes():
+                    tell_ended(tracker, [live[n].session for n, _ in ending])
+            for number, rep in ending:
+                report(live[number], rep)
     except KeyboardInterrupt:
         for entry in list(live.values()):
             if not entry.session.finished:

@@ -121,7 +121,7 @@ class TrialSession:
         once known; its creation's error is raised)."""
         if self._run_id is None:
             assert self._run is not None
-            run_id = self._run.result()
+            run_id = self.tracker.await_run(self._run).result()
             set_user_attrs(self.trial, {schema.ATTR_RUN_ID: run_id})
             self._run_id = run_id
         return self._run_id
@@ -129,7 +129,7 @@ class TrialSession:
     def run_error(self) -> BaseException | None:
         """Why the trial's MLflow run could not be created, once that is known (waits for
         a deferred one); ``None`` when it was."""
-        return None if self._run is None else self._run.exception()
+        return None if self._run is None else self.tracker.await_run(self._run).exception()
 
     def config(self) -> TrainConfig:
         return TrainConfig.from_dict(self.params)
@@ -170,7 +170,7 @@ class TrialSession:
     def finish(self, result: Any, *, wait: bool = True) -> TrialReport:
         """Tell Optuna how a training run ended and close the MLflow run to match.
 
-        ``wait=False`` (see :func:`finish_together`) queues the run's last writes and
+        ``wait=False`` (see :func:`end_runs`) queues the run's last writes and
         leaves the telling to :meth:`tell_deferred`, after the caller's flush."""
         label, reason = result.outcome.label, result.outcome.reason
         settings = self.space.settings
@@ -312,24 +312,32 @@ def report_epochs(epochs: Sequence[tuple[TrialSession, Any]]) -> None:
     report_values(reports)
 
 
-def finish_together(
-    tracker: Tracker, ended: Sequence[tuple[TrialSession, Any]]
-) -> list[TrialReport]:
-    """Finish trials that ended at the same time (a population's epoch boundary): every
-    run's last writes are queued, the writer is waited on once (for these runs' writes
-    alone, which it does first), and only then is each trial told, so a run still ends
-    before its trial, for one wait instead of one each."""
+def end_runs(ended: Sequence[tuple[TrialSession, Any]]) -> list[TrialReport]:
+    """Finish trials that ended together (a population's epoch boundary), first half:
+    each run's last writes are queued (:meth:`TrialSession.finish` with ``wait=False``);
+    :func:`tell_ended` tells the trials once they are written, and until then training
+    may go on while the writer works. On an error the trials ended so far are told."""
     reports: list[TrialReport] = []
-    if not ended:
-        return reports
     try:
         for session, result in ended:
             reports.append(session.finish(result, wait=False))
-    finally:
-        tracker.flush(runs=[s.run_id for s, _ in ended if s.run_error() is None])
-        for session, _ in ended:
-            session.tell_deferred()
+    except BaseException:
+        if reports:  # the one that raised told its trial itself
+            tell_ended(ended[0][0].tracker, [s for s, _ in ended[: len(reports)]])
+        raise
     return reports
+
+
+def tell_ended(tracker: Tracker, sessions: Sequence[TrialSession]) -> None:
+    """Second half: one wait for the writer (for these runs' writes alone, which it does
+    first), and only then each trial told, so a run still ends before its trial."""
+    if not sessions:
+        return
+    try:
+        tracker.flush(runs=[s.run_id for s in sessions if s.run_error() is None])
+    finally:
+        for session in sessions:
+            session.tell_deferred()
 
 
 def update_parent(study: optuna.Study, tracker: Tracker, *, with_table: bool = False) -> None:

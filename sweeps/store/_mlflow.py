@@ -12,6 +12,8 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +154,20 @@ class Tracker:
         if self._creator is None:
             self._creator = ThreadPoolExecutor(1, thread_name_prefix="sweeps-mlflow-runs")
         params, tags = dict(params), dict(tags or {})
-        return self._creator.submit(self.start_trial, trial_number, params, tags=tags)
+
+        def create() -> str:
+            self.writer.wait_unheld()  # not while trials are asked (hold_writes)
+            return self.start_trial(trial_number, params, tags=tags)
+
+        return self._creator.submit(create)
+
+    def await_run(self, future: Future[str]) -> Future[str]:
+        """``future`` (from :meth:`start_trial_soon`), done: waited for, even inside
+        :meth:`hold_writes`."""
+        if not future.done():
+            with self.writer.expedite():
+                wait_for([future])
+        return future
 
     def log_epoch(self, run_id: str, epoch: int, metrics: Mapping[str, float]) -> None:
         """Queue one epoch's metrics (returns at once; see :class:`Writer`)."""
@@ -207,6 +222,11 @@ class Tracker:
         run's artifact location up once per call (~10 ms on SQLite), not once per file."""
         texts = dict(texts)
         self.writer.call(run_id, ", ".join(texts), lambda: _log_texts(self.client, run_id, texts))
+
+    def hold_writes(self) -> AbstractContextManager[None]:
+        """Writes nobody waits for, and runs :meth:`start_trial_soon` creates, wait for
+        the block's end (:meth:`Writer.hold`)."""
+        return self.writer.hold()
 
     def flush(self, runs: Iterable[str] | None = None) -> bool:
         """Wait (bounded) for every queued write, or every write of ``runs`` (written

@@ -19,7 +19,7 @@ import threading
 import time
 import weakref
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -58,6 +58,8 @@ class Writer:
         self._in_flight: list[_Op] = []  # taken by the thread, not yet written
         self._urgent: Counter[str] = Counter()  # runs someone waits for: written first
         self._thread: threading.Thread | None = None  # started on demand, ends when idle
+        self._holds = 0  # see hold()
+        self._expedited = 0  # waits that a hold must not block (see expedite())
         _LIVE.add(self)
 
     # -- producers (any thread) ---------------------------------------------------------
@@ -84,6 +86,44 @@ class Writer:
                 self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
                 self._thread.start()
 
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """While the block runs, the thread starts only the writes someone waits for
+        (:meth:`flush`): the block's own Python work (asking and telling trials) does not
+        share the interpreter with writes that can wait for the next training step,
+        which leaves the interpreter free while it runs."""
+        with self._cond:
+            self._holds += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._holds -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def expedite(self) -> Iterator[None]:
+        """While the block runs, a hold holds nothing back: for a holder that waits for
+        work of the writer's or of :meth:`wait_unheld`'s callers."""
+        with self._cond:
+            self._expedited += 1
+            self._cond.notify_all()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._expedited -= 1
+
+    def wait_unheld(self) -> None:
+        """For other background work on the tracking store (creating runs): wait while a
+        :meth:`hold` is on, unless someone waits for it (:meth:`expedite`)."""
+        with self._cond:
+            while self._held():
+                self._cond.wait()
+
+    def _held(self) -> bool:
+        return bool(self._holds) and not self._expedited
+
     def pending_runs(self) -> set[str]:
         """Runs with writes not yet done (a reaper must not take them for orphans)."""
         with self._cond:
@@ -95,8 +135,10 @@ class Writer:
         are still pending (they go on being retried in the background)."""
         deadline = time.monotonic() + timeout
         wanted = None if runs is None else set(runs)
-        with self._cond:
+        everything = self.expedite() if wanted is None else contextlib.nullcontext()
+        with everything, self._cond:
             self._urgent.update(wanted or ())
+            self._cond.notify_all()  # a held thread: these writes may start
             try:
                 while self._waiting_for(wanted):
                     left = deadline - time.monotonic()
@@ -141,10 +183,12 @@ class Writer:
                             break
                         # an urgent run's first write, else the oldest: a run's own
                         # writes keep their order; different runs need none between them
-                        op = next(
-                            (o for o in self._in_flight if o.run_id in self._urgent),
-                            self._in_flight[0],
-                        )
+                        op = next((o for o in self._in_flight if o.run_id in self._urgent), None)
+                        if op is None:
+                            if self._held():
+                                self._cond.wait()  # until released, or a write is waited for
+                                continue
+                            op = self._in_flight[0]
                     self._write(op)
                     with self._cond:
                         self._in_flight = [o for o in self._in_flight if o is not op]

@@ -60,6 +60,49 @@ def test_batches_of_a_run_are_merged_in_order_and_ends_stay_in_place(monkeypatch
     assert w.pending_runs() == set()
 
 
+def test_while_held_only_the_writes_waited_for_are_written() -> None:
+    """hold(): the block (asking and telling trials) keeps the interpreter; a flush of
+    some runs still gets them written, a flush of everything gets everything, and the
+    rest follows the block's end."""
+    client = FlakyClient()
+    w = Writer(client)
+    with w.hold():
+        for run in ("a", "b"):
+            w.batch(run, metrics=[Metric("loss", 1.0, 0, 1)])
+        time.sleep(0.3)
+        assert client.requests == []  # nobody waits for them: held
+        assert w.flush(timeout=10, runs=["b"])
+        assert client.requests == [("b", ([1], 0, 0))]
+        time.sleep(0.3)
+        assert w.pending_runs() == {"a"}  # still held
+    deadline = time.monotonic() + 10
+    while w.pending_runs() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client.requests == [("b", ([1], 0, 0)), ("a", ([1], 0, 0))]
+    with w.hold():
+        w.batch("c", metrics=[Metric("loss", 1.0, 0, 1)])
+        assert w.flush(timeout=10)  # everything: no deadlock with the holder
+    assert client.requests[-1] == ("c", ([1], 0, 0))
+
+
+def test_other_background_work_waits_for_a_hold_unless_it_is_waited_for() -> None:
+    """wait_unheld() (creating runs) waits while held; expedite() (someone waits for that
+    work inside the hold) lets it through, so a holder never waits on itself."""
+    w = Writer(FlakyClient())
+    passed = threading.Event()
+
+    def worker() -> None:
+        w.wait_unheld()
+        passed.set()
+
+    with w.hold():
+        threading.Thread(target=worker, daemon=True).start()
+        assert not passed.wait(0.3)
+        with w.expedite():
+            assert passed.wait(10)
+    w.wait_unheld()  # not held: returns at once
+
+
 def test_a_flush_for_some_runs_writes_them_first() -> None:
     gate = threading.Event()
     client = FlakyClient(gate=gate)
