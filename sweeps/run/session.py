@@ -18,7 +18,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from sweeps.files import csv_text
+from sweeps.files import csv_text, dump_yaml
 from sweeps.run.diagnosis import diagnosis_artifacts, diagnosis_attrs, diagnosis_tags
 from sweeps.run.liveness import STALE_REASON, trial_heartbeat
 from sweeps.run.objectives import metric_value, objective_values
@@ -260,7 +260,7 @@ class TrialSession:
             raise RuntimeError(f"trial {self.trial.number} already finished")
         self.finished = True
         has_run = self.run_error() is None  # else there is no run to end (see :meth:`fail`)
-        artifacts = {schema.ARTIFACT_PARAMS: _yaml(self.params), **self._artifacts}
+        artifacts = {schema.ARTIFACT_PARAMS: dump_yaml(self.params), **self._artifacts}
         if self.history:
             artifacts[schema.ARTIFACT_HISTORY] = csv_text(self.history)
 
@@ -418,9 +418,3 @@ def _evidence(result: Any) -> dict[str, Any]:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
-
-
-def _yaml(params: dict[str, Any]) -> str:
-    import yaml
-
-    return yaml.safe_dump(params, sort_keys=False)

@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from sweeps.files import dump_yaml
 from sweeps.run.diagnosis import diagnosis_artifacts, diagnosis_tags, warning_lines
 from sweeps.store import Store
 from sweeps.store.schema import ARTIFACT_PARAMS, ATTR_TEST_ACCURACY, ROLE_TRAIN, TAG_ROLE
@@ -96,8 +97,6 @@ def run_train(
         f"{result.epochs_run} epoch(s), {result.wall_time:.1f}s"
     )
     if tracker is not None and run_id is not None:
-        import yaml
-
         tracker.finish_trial(
             run_id,
             state="COMPLETE" if result.outcome.label != "diverged" else "PRUNED",
@@ -106,7 +105,7 @@ def run_train(
             metrics={ATTR_TEST_ACCURACY: result.test_accuracy},
             extra_tags=diagnosis_tags(result),
             artifacts={
-                ARTIFACT_PARAMS: yaml.safe_dump(config.to_dict(), sort_keys=False),
+                ARTIFACT_PARAMS: dump_yaml(config.to_dict()),
                 **diagnosis_artifacts(result),
             },
         )
