@@ -43,6 +43,40 @@ def stop_signals_as_interrupt() -> Iterator[None]:
             signal.signal(s, h)
 
 
+_interrupted = threading.Event()
+
+
+@contextlib.contextmanager
+def interrupts_remembered() -> Iterator[None]:
+    """Ctrl-C (SIGINT) raises ``KeyboardInterrupt`` as before, and is also remembered for
+    the block (:func:`reraise_if_interrupted`): a library that turns the
+    ``KeyboardInterrupt`` into an error of its own when it lands in its cleanup (Optuna's
+    journal file lock does, inside its release) would otherwise have the trial failed with
+    that error and the sweep go on. In the main thread, over a Python-level handler only."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield
+        return
+    _interrupted.clear()
+
+    def handler(signum: int, frame: Any) -> None:
+        _interrupted.set()
+        previous(signum, frame)  # Python's default handler raises KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def reraise_if_interrupted(exc: BaseException) -> None:
+    """Raise ``KeyboardInterrupt`` (from ``exc``) when a Ctrl-C came during
+    :func:`interrupts_remembered`'s block: ``exc`` may be what a library made of it."""
+    if _interrupted.is_set():
+        raise KeyboardInterrupt from exc
+
+
 @contextlib.contextmanager
 def on_stop_signals(stop: Callable[[], None]) -> Iterator[None]:
     """Call ``stop()`` (from the signal handler: it must only start the stopping) on

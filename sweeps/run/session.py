@@ -19,6 +19,7 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeps.files import csv_text, dump_yaml
+from sweeps.procs import reraise_if_interrupted
 from sweeps.run.diagnosis import diagnosis_artifacts, diagnosis_attrs, diagnosis_tags
 from sweeps.run.liveness import STALE_REASON, trial_heartbeat
 from sweeps.run.objectives import metric_value, objective_values
@@ -30,6 +31,7 @@ from sweeps.store import (
     primary_value,
     report_values,
     schema,
+    set_many_user_attrs,
     set_user_attrs,
     state_counts,
     trials_frame,
@@ -120,10 +122,8 @@ class TrialSession:
         """The trial's MLflow run (a deferred one is waited for, and recorded on the trial
         once known; its creation's error is raised)."""
         if self._run_id is None:
-            assert self._run is not None
-            run_id = self.tracker.await_run(self._run).result()
-            set_user_attrs(self.trial, {schema.ATTR_RUN_ID: run_id})
-            self._run_id = run_id
+            record_run_ids([self])
+        assert self._run_id is not None
         return self._run_id
 
     def run_error(self) -> BaseException | None:
@@ -172,6 +172,12 @@ class TrialSession:
 
         ``wait=False`` (see :func:`end_runs`) queues the run's last writes and
         leaves the telling to :meth:`tell_deferred`, after the caller's flush."""
+        verdict = self._verdict(result)
+        set_user_attrs(self.trial, verdict.attrs)
+        return self._conclude(verdict, wait=wait)
+
+    def _verdict(self, result: Any) -> _Verdict:
+        """How the run ended, for Optuna and MLflow (nothing written yet)."""
         label, reason = result.outcome.label, result.outcome.reason
         settings = self.space.settings
         values = objective_values(settings, result)
@@ -210,14 +216,26 @@ class TrialSession:
             extra[schema.ATTR_FINAL_VALUE] = value
         if settings.multi:
             extra[schema.ATTR_OBJECTIVES] = dict(zip(settings.objectives, values, strict=True))
-        set_user_attrs(self.trial, {**extra, **_evidence(result), **diagnosis_attrs(result)})
         summary = {"test_accuracy": result.test_accuracy, "wall_time": result.wall_time}
         if math.isfinite(result.test_loss):
             summary["test_loss"] = result.test_loss
-        self._extra_tags.update(diagnosis_tags(result))
-        self._artifacts.update(diagnosis_artifacts(result))
-        told = [float(v) for v in values if v is not None] if settings.multi else value
-        return self._end(state, label, reason, told, summary, wait=wait)
+        return _Verdict(
+            state=state,
+            label=label,
+            reason=reason,
+            told=[float(v) for v in values if v is not None] if settings.multi else value,
+            attrs={**extra, **_evidence(result), **diagnosis_attrs(result)},
+            summary=summary,
+            tags=diagnosis_tags(result),
+            artifacts=diagnosis_artifacts(result),
+        )
+
+    def _conclude(self, verdict: _Verdict, *, wait: bool) -> TrialReport:
+        """The run's end and the tell of a :meth:`_verdict` whose attributes are set."""
+        self._extra_tags.update(verdict.tags)
+        self._artifacts.update(verdict.artifacts)
+        v = verdict
+        return self._end(v.state, v.label, v.reason, v.told, v.summary, wait=wait)
 
     def fail(self, exc: BaseException) -> TrialReport:
         """A genuine error: FAIL with the message kept on the trial and the run."""
@@ -301,9 +319,23 @@ class TrialSession:
         return TrialReport(self.trial.number, state.name, label, first, reason, self.params)
 
 
+def record_run_ids(sessions: Sequence[TrialSession]) -> None:
+    """Wait for the deferred runs of ``sessions`` not yet recorded and record their ids
+    on their trials (``mlflow_run_id``), in one write; a run's creation error is raised."""
+    fresh = [s for s in sessions if s._run_id is None and s._run is not None]
+    ids = [s.tracker.await_run(s._run).result() for s in fresh]  # type: ignore[arg-type]
+    set_many_user_attrs(
+        [(s.trial, {schema.ATTR_RUN_ID: run_id}) for s, run_id in zip(fresh, ids, strict=True)]
+    )
+    for session, run_id in zip(fresh, ids, strict=True):
+        session._run_id = run_id
+
+
 def report_epochs(epochs: Sequence[tuple[TrialSession, Any]]) -> None:
     """:meth:`TrialSession.report_epoch` of each ``(session, record)``, the sessions of
-    one study: every value reaches Optuna in one journal write."""
+    one study: every value reaches Optuna in one journal write (and the run ids recorded
+    at a first report, in one more)."""
+    record_run_ids([session for session, _ in epochs])
     reports = []
     for session, record in epochs:
         value = session.log_epoch(record)
@@ -314,13 +346,16 @@ def report_epochs(epochs: Sequence[tuple[TrialSession, Any]]) -> None:
 
 def end_runs(ended: Sequence[tuple[TrialSession, Any]]) -> list[TrialReport]:
     """Finish trials that ended together (a population's epoch boundary), first half:
-    each run's last writes are queued (:meth:`TrialSession.finish` with ``wait=False``);
+    their Optuna attributes set in one write, each run's last writes queued
+    (:meth:`TrialSession.finish` with ``wait=False``);
     :func:`tell_ended` tells the trials once they are written, and until then training
     may go on while the writer works. On an error the trials ended so far are told."""
     reports: list[TrialReport] = []
+    verdicts = [session._verdict(result) for session, result in ended]
+    set_many_user_attrs([(s.trial, v.attrs) for (s, _), v in zip(ended, verdicts, strict=True)])
     try:
-        for session, result in ended:
-            reports.append(session.finish(result, wait=False))
+        for (session, _), verdict in zip(ended, verdicts, strict=True):
+            reports.append(session._conclude(verdict, wait=False))
     except BaseException:
         if reports:  # the one that raised told its trial itself
             tell_ended(ended[0][0].tracker, [s for s, _ in ended[: len(reports)]])
@@ -391,6 +426,11 @@ def run_trial(
             except optuna.exceptions.UpdateFinishedTrialError:
                 raise
             except Exception as exc:
+                try:
+                    reraise_if_interrupted(exc)  # a Ctrl-C a library turned into exc
+                except KeyboardInterrupt:
+                    session.interrupt()
+                    raise
                 return session.fail(exc)
             return session.finish(result)
         except optuna.exceptions.UpdateFinishedTrialError as exc:
@@ -414,6 +454,21 @@ def _evidence(result: Any) -> dict[str, Any]:
         out[schema.ATTR_DIVERGED_EPOCH] = result.divergence.epoch
         out[schema.ATTR_DIVERGED_BATCH] = result.divergence.batch
     return out
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """How a trial ended (:meth:`TrialSession._verdict`): its state and label, what
+    Optuna is told and keeps, what its MLflow run gets."""
+
+    state: TrialState
+    label: str
+    reason: str
+    told: float | list[float] | None
+    attrs: dict[str, Any]
+    summary: dict[str, float]
+    tags: dict[str, str]
+    artifacts: dict[str, str]
 
 
 def _fmt(value: float | None) -> str:

@@ -9,6 +9,7 @@ from typing import Protocol
 
 import optuna
 
+from sweeps.procs import interrupts_remembered
 from sweeps.run.liveness import reap_stale, wait_for_running, warm_up
 from sweeps.run.session import TrialReport, run_trial, update_parent
 from sweeps.run.topup import claim_trials
@@ -129,26 +130,27 @@ def run_sweep(
     done = 0 if trials is not None else min(accounted_trials(study), target)
     view.start(study.study_name, target, _best(study), completed=done)
     try:
-        while not stop_now():
-            if (left := remaining()) <= 0:
-                # Topped up, but trials may still run in other workers: if one of them
-                # dies, its retry is queued and must run before the study is done.
-                if trials is not None or not wait_for_running(study, tracker, stop_now):
-                    break
-                left = 1
-            reap_stale(study, tracker)
-            warm_up()
-            # topping up: count and ask atomically, or N workers overshoot the target
-            ask = None if trials is not None else claim
-            if engine == "population":
-                _population(
-                    study, space, tracker, size, left, remaining, trials, stop_now, record, ask
-                )
-            else:
-                trial = ask() if ask is not None else None
-                if ask is not None and trial is None:
-                    continue  # another worker took the last slot
-                record(run_trial(study, space, tracker, trial=trial))
+        with interrupts_remembered():  # a Ctrl-C that a library turns into an error too
+            while not stop_now():
+                if (left := remaining()) <= 0:
+                    # Topped up, but trials may still run in other workers: if one of them
+                    # dies, its retry is queued and must run before the study is done.
+                    if trials is not None or not wait_for_running(study, tracker, stop_now):
+                        break
+                    left = 1
+                reap_stale(study, tracker)
+                warm_up()
+                # topping up: count and ask atomically, or N workers overshoot the target
+                ask = None if trials is not None else claim
+                if engine == "population":
+                    _population(
+                        study, space, tracker, size, left, remaining, trials, stop_now, record, ask
+                    )
+                else:
+                    trial = ask() if ask is not None else None
+                    if ask is not None and trial is None:
+                        continue  # another worker took the last slot
+                    record(run_trial(study, space, tracker, trial=trial))
         timed_out = out_of_time() and remaining() > 0
     except KeyboardInterrupt:
         interrupted = True

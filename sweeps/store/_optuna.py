@@ -335,13 +335,26 @@ def set_user_attrs(trial: optuna.Trial, attrs: Mapping[str, Any]) -> None:
     them checks each as Optuna does. Other storages (or an Optuna whose journal internals
     moved) get one ``set_user_attr`` per attribute.
     """
-    storage: Any = trial.storage
-    if len(attrs) < 2 or not _journal_internals(storage):
-        for key, value in attrs.items():
-            trial.set_user_attr(key, value)
+    set_many_user_attrs([(trial, attrs)])
+
+
+def set_many_user_attrs(items: Sequence[tuple[optuna.Trial, Mapping[str, Any]]]) -> None:
+    """:func:`set_user_attrs` of several trials of one study, in one journal write where
+    it can (the members of a population that end, or start reporting, together)."""
+    items = [(trial, attrs) for trial, attrs in items if attrs]
+    storage: Any = items[0][0].storage if items else None
+    if sum(len(attrs) for _, attrs in items) < 2 or not _journal_internals(storage):
+        for trial, attrs in items:
+            for key, value in attrs.items():
+                trial.set_user_attr(key, value)
         return
-    _append(storage, [(_OPS["user_attr"], trial, {"user_attr": {k: v}}) for k, v in attrs.items()])
-    trial._cached_frozen_trial.user_attrs.update(attrs)
+    kind = _OPS["user_attr"]
+    _append(
+        storage,
+        [(kind, trial, {"user_attr": {k: v}}) for trial, attrs in items for k, v in attrs.items()],
+    )
+    for trial, attrs in items:
+        trial._cached_frozen_trial.user_attrs.update(attrs)
 
 
 def report_values(reports: Sequence[tuple[optuna.Trial, float, int]]) -> None:

@@ -10,7 +10,7 @@ import optuna
 import pytest
 from optuna.storages.journal import JournalFileBackend
 
-from sweeps.store import report_values, set_user_attrs
+from sweeps.store import report_values, set_many_user_attrs, set_user_attrs
 
 ATTRS: dict[str, Any] = {
     "outcome": "ok",
@@ -64,6 +64,31 @@ def test_a_journal_gets_one_write_for_all_of_them(
     for key, value in ATTRS.items():
         trial.set_user_attr(key, value)
     assert writes == [len(ATTRS)] + [1] * len(ATTRS)  # Optuna's own: one write each
+
+
+@pytest.mark.parametrize("kind", ["journal", "rdb"])
+def test_several_trials_attrs_in_one_write_read_back_per_trial(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The members of a population that end together: every trial's attributes (some
+    without any) in one journal write, each read back on its own trial."""
+    storage = _storage(kind, tmp_path)
+    study = optuna.create_study(study_name="s", storage=storage)
+    a, b, c = study.ask(), study.ask(), study.ask()
+    writes: list[int] = []
+    if kind == "journal":
+        real = storage._backend.append_logs
+        monkeypatch.setattr(
+            storage._backend, "append_logs", lambda logs: (writes.append(len(logs)), real(logs))
+        )
+    set_many_user_attrs([(a, ATTRS), (b, {}), (c, {"outcome": "pruned"})])
+    if kind == "journal":
+        assert writes == [len(ATTRS) + 1]
+    assert (a.user_attrs, b.user_attrs, c.user_attrs) == (ATTRS, {}, {"outcome": "pruned"})
+    for trial in (a, b, c):
+        study.tell(trial, 0.5)
+    again = optuna.load_study(study_name="s", storage=_reopen(kind, tmp_path))
+    assert [t.user_attrs for t in again.trials] == [ATTRS, {}, {"outcome": "pruned"}]
 
 
 @pytest.mark.parametrize("kind", ["journal", "rdb"])
