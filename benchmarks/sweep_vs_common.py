@@ -145,6 +145,7 @@ if P is not None:
         timed(optuna.Study, "ask")
         import sweeps.run.population as RP
         # trials that ended: their runs' ends queued, then the wait and the tells
+        # (finish_together: both at once, in checkouts before end_runs/tell_ended)
         for name in ("finish_together", "end_runs", "tell_ended"):
             timed(RP, name)
         timed(RP, "report_epochs")  # a population's epoch: MLflow metrics, Optuna reports

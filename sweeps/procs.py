@@ -49,7 +49,7 @@ _interrupted = threading.Event()
 @contextlib.contextmanager
 def interrupts_remembered() -> Iterator[None]:
     """Ctrl-C (SIGINT) raises ``KeyboardInterrupt`` as before, and is also remembered for
-    the block (:func:`reraise_if_interrupted`): a library that turns the
+    the block (:func:`interrupt_requested`): a library that turns the
     ``KeyboardInterrupt`` into an error of its own when it lands in its cleanup (Optuna's
     journal file lock does, inside its release) would otherwise have the trial failed with
     that error and the sweep go on. In the main thread, over a Python-level handler only."""
@@ -68,13 +68,13 @@ def interrupts_remembered() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        _interrupted.clear()  # remembered for this block only
 
 
-def reraise_if_interrupted(exc: BaseException) -> None:
-    """Raise ``KeyboardInterrupt`` (from ``exc``) when a Ctrl-C came during
-    :func:`interrupts_remembered`'s block: ``exc`` may be what a library made of it."""
-    if _interrupted.is_set():
-        raise KeyboardInterrupt from exc
+def interrupt_requested() -> bool:
+    """Whether a Ctrl-C came during the current :func:`interrupts_remembered` block: an
+    error caught there may be what a library made of it."""
+    return _interrupted.is_set()
 
 
 @contextlib.contextmanager

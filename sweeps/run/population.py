@@ -35,7 +35,7 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState
 
-from sweeps.procs import reraise_if_interrupted
+from sweeps.procs import interrupt_requested
 from sweeps.run.liveness import trial_heartbeat
 from sweeps.run.session import TrialReport, TrialSession, end_runs, report_epochs, tell_ended
 from sweeps.space import SearchSpace
@@ -193,7 +193,8 @@ def run_population(
             )
         except Exception as exc:  # e.g. a parameter the space cannot make
             beat.close()
-            reraise_if_interrupted(exc)
+            if interrupt_requested():  # a Ctrl-C a library turned into exc
+                raise KeyboardInterrupt from exc
             deliver(_fail_unstarted(study, space, trial, exc))
             return
         entry = _Live(session, beat)
@@ -272,7 +273,6 @@ def run_population(
                     try:
                         ended = pop.run_epoch(on_epoch_end, on_records=on_records)
                     except Exception as exc:
-                        reraise_if_interrupted(exc)  # a Ctrl-C a library turned into exc
                         del pops[key]  # its state is unknown now: a fresh one for the next
                         for number in members:
                             if number in live:

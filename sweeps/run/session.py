@@ -19,7 +19,7 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeps.files import csv_text, dump_yaml
-from sweeps.procs import reraise_if_interrupted
+from sweeps.procs import interrupt_requested
 from sweeps.run.diagnosis import diagnosis_artifacts, diagnosis_attrs, diagnosis_tags
 from sweeps.run.liveness import STALE_REASON, trial_heartbeat
 from sweeps.run.objectives import metric_value, objective_values
@@ -238,7 +238,12 @@ class TrialSession:
         return self._end(v.state, v.label, v.reason, v.told, v.summary, wait=wait)
 
     def fail(self, exc: BaseException) -> TrialReport:
-        """A genuine error: FAIL with the message kept on the trial and the run."""
+        """A genuine error: FAIL with the message kept on the trial and the run. An error
+        that a library made of a Ctrl-C (:func:`~sweeps.procs.interrupt_requested`) ends
+        the trial as interrupted instead, and raises ``KeyboardInterrupt``."""
+        if interrupt_requested():
+            self.interrupt()
+            raise KeyboardInterrupt from exc
         message = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
         set_user_attrs(
             self.trial, {schema.ATTR_OUTCOME: "failed", schema.ATTR_REASON: message[:2000]}
@@ -426,11 +431,6 @@ def run_trial(
             except optuna.exceptions.UpdateFinishedTrialError:
                 raise
             except Exception as exc:
-                try:
-                    reraise_if_interrupted(exc)  # a Ctrl-C a library turned into exc
-                except KeyboardInterrupt:
-                    session.interrupt()
-                    raise
                 return session.fail(exc)
             return session.finish(result)
         except optuna.exceptions.UpdateFinishedTrialError as exc:
