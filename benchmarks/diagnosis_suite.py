@@ -52,7 +52,8 @@ if str(ROOT) not in sys.path:
 from trainer.config import TrainConfig  # noqa: E402
 from trainer.data import Dataset, load_dataset  # noqa: E402
 from trainer.outcome import LABELS  # noqa: E402
-from trainer.training import TrainResult, train  # noqa: E402
+from trainer.results import TrainResult  # noqa: E402
+from trainer.training import train  # noqa: E402
 
 BASE: dict[str, Any] = {
     "dataset": "mnist-mini",

@@ -8,7 +8,7 @@ learning-rate sweep. Measured, in this process, one after the other:
 * ``model.fit``: a plain Keras model compiled with ``mse`` and ``SGD``, ``fit`` for one
   epoch with validation data, then ``evaluate`` on the test set (a couple of trials);
 * ``single``: :func:`trainer.training.train` (one trial at a time, one compiled epoch);
-* ``population K``: :func:`trainer.population.train_population` on cohorts of K = 1, 8,
+* ``population K``: :func:`trainer.training.train_population` on cohorts of K = 1, 8,
   32 and 64 trials (time per cohort: the cost curve);
 
 each after an untimed warm-up on 1% of the data (one-time process and shape costs that
@@ -189,8 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mixed", action="store_true", help="add a K=64 mixed-optimizer cohort")
     args = parser.parse_args(argv)
 
-    from trainer.population import train_population
-    from trainer.training import train
+    from trainer.training import train, train_population
 
     tf, _ = tf_keras()
     path = args.data or default_data_path()

@@ -13,7 +13,8 @@ from trainer.config import ConfigError, TrainConfig
 from trainer.data import DataError, Dataset, load_dataset
 
 if TYPE_CHECKING:
-    from trainer.training import EpochRecord, TrainResult, train
+    from trainer.results import EpochRecord, TrainResult
+    from trainer.training import train
 
 __all__ = [
     "ConfigError",
@@ -28,8 +29,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("train", "TrainResult", "EpochRecord"):
+    if name in ("TrainResult", "EpochRecord"):
+        from trainer import results
+
+        return getattr(results, name)
+    if name == "train":
         from trainer import training
 
-        return getattr(training, name)
+        return training.train
     raise AttributeError(f"module 'trainer' has no attribute {name!r}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,12 +38,31 @@ SHAPE_FIELDS = ("hidden_layers", "batch_size", "dataset", "validation_split")
 of steps per epoch (each member draws its own batch order from its own seed)."""
 
 
-class ConfigError(ValueError):
-    """A parameter dict broke one or more rules; ``problems`` lists each one."""
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule: the ``field`` it concerns and the ``rule`` with the value seen
+    (``must be > 0, got -0.1``). The contract between the validators and whoever words
+    the error for a user (a search space names its own path in front of ``rule``)."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
+    field: str
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.rule}"
+
+
+class ConfigError(ValueError):
+    """A parameter dict broke one or more rules; ``details`` lists each one, ``problems``
+    the same as ``field: rule`` lines."""
+
+    def __init__(self, details: Sequence[Problem]) -> None:
+        self.details = tuple(details)
+        self.problems = [str(p) for p in self.details]
         super().__init__("; ".join(self.problems))
+
+
+Check = tuple[Any, Problem | None]
+"""A validator's answer: the normalised value, or ``None`` and the broken rule."""
 
 
 @dataclass(frozen=True)
@@ -71,8 +90,9 @@ class TrainConfig:
     def from_dict(cls, params: Mapping[str, Any]) -> TrainConfig:
         """Validate ``params`` (missing keys take defaults) or raise :class:`ConfigError`."""
         if not isinstance(params, Mapping):
-            raise ConfigError([f"params: must be a mapping, got {type(params).__name__}"])
-        problems: list[str] = []
+            kind = type(params).__name__
+            raise ConfigError([Problem("params", f"must be a mapping, got {kind}")])
+        problems: list[Problem] = []
         known = [f.name for f in dataclasses.fields(cls)]
         for key in params:
             if key not in known:
@@ -108,10 +128,10 @@ class TrainConfig:
         return "-".join(str(h) for h in self.hidden_layers) or "(none)"
 
 
-def _unknown_key(key: str, known: list[str]) -> str:
+def _unknown_key(key: str, known: list[str]) -> Problem:
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"{key}: unknown parameter{hint}"
+    return Problem(key, f"unknown parameter{hint}")
 
 
 def _fmt(value: Any) -> str:
@@ -126,29 +146,30 @@ def _is_number(value: Any) -> bool:
     return (isinstance(value, int | float)) and not isinstance(value, bool)
 
 
-def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], tuple[Any, str | None]]:
-    def check(name: str, value: Any) -> tuple[Any, str | None]:
+def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], Check]:
+    def check(name: str, value: Any) -> Check:
         if not isinstance(value, str):
-            return None, f"{name}: must be one of {', '.join(choices)}, got {_fmt(value)}"
+            return None, Problem(name, f"must be one of {', '.join(choices)}, got {_fmt(value)}")
         if value not in choices:
             close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            return None, (f"{name}: must be one of {', '.join(choices)}, got {_fmt(value)}{hint}")
+            rule = f"must be one of {', '.join(choices)}, got {_fmt(value)}{hint}"
+            return None, Problem(name, rule)
         return value, None
 
     return check
 
 
-def _int_range(low: int, high: int | None = None) -> Callable[[str, Any], tuple[Any, str | None]]:
-    def check(name: str, value: Any) -> tuple[Any, str | None]:
+def _int_range(low: int, high: int | None = None) -> Callable[[str, Any], Check]:
+    def check(name: str, value: Any) -> Check:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if not _is_int(value):
-            return None, f"{name}: must be an integer, got {_fmt(value)}"
+            return None, Problem(name, f"must be an integer, got {_fmt(value)}")
         if value < low:
-            return None, f"{name}: must be >= {low}, got {value}"
+            return None, Problem(name, f"must be >= {low}, got {value}")
         if high is not None and value > high:
-            return None, f"{name}: must be <= {high}, got {value}"
+            return None, Problem(name, f"must be <= {high}, got {value}")
         return value, None
 
     return check
@@ -160,39 +181,40 @@ def _float_range(
     low_inclusive: bool,
     high: float | None = None,
     high_inclusive: bool = True,
-) -> Callable[[str, Any], tuple[Any, str | None]]:
-    def check(name: str, value: Any) -> tuple[Any, str | None]:
+) -> Callable[[str, Any], Check]:
+    def check(name: str, value: Any) -> Check:
         if not _is_number(value) or not math.isfinite(value):
-            return None, f"{name}: must be a finite number, got {_fmt(value)}"
+            return None, Problem(name, f"must be a finite number, got {_fmt(value)}")
         value = float(value)
         if value < low or (value == low and not low_inclusive):
             op = ">=" if low_inclusive else ">"
-            return None, f"{name}: must be {op} {low:g}, got {value:g}"
+            return None, Problem(name, f"must be {op} {low:g}, got {value:g}")
         if high is not None and (value > high or (value == high and not high_inclusive)):
             op = "<=" if high_inclusive else "<"
-            return None, f"{name}: must be {op} {high:g}, got {value:g}"
+            return None, Problem(name, f"must be {op} {high:g}, got {value:g}")
         return value, None
 
     return check
 
 
-def _hidden_layers(name: str, value: Any) -> tuple[Any, str | None]:
+def _hidden_layers(name: str, value: Any) -> Check:
     if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
-        return None, f"{name}: must be a list of positive integers, got {_fmt(value)}"
+        return None, Problem(name, f"must be a list of positive integers, got {_fmt(value)}")
     if not all(_is_int(v) and v >= 1 for v in value):
-        return None, f"{name}: must be a list of positive integers, got {list(value)}"
+        return None, Problem(name, f"must be a list of positive integers, got {list(value)}")
     if len(value) > 16 or any(v > 100_000 for v in value):
-        return None, f"{name}: at most 16 layers of at most 100000 units, got {list(value)}"
+        return None, Problem(name, f"at most 16 layers of at most 100000 units, got {list(value)}")
     return tuple(value), None
 
 
-def _dataset(name: str, value: Any) -> tuple[Any, str | None]:
+def _dataset(name: str, value: Any) -> Check:
     if not isinstance(value, str) or not value.strip():
-        return None, f"{name}: must be 'mnist-mini', 'mnist' or a file path, got {_fmt(value)}"
+        rule = f"must be 'mnist-mini', 'mnist' or a file path, got {_fmt(value)}"
+        return None, Problem(name, rule)
     return value, None
 
 
-_VALIDATORS: dict[str, Callable[[str, Any], tuple[Any, str | None]]] = {
+_VALIDATORS: dict[str, Callable[[str, Any], Check]] = {
     "hidden_layers": _hidden_layers,
     "activation": _choice(ACTIVATIONS),
     "output_activation": _choice(OUTPUT_ACTIVATIONS),
@@ -238,8 +260,8 @@ FIELD_HELP: dict[str, str] = {
 }
 
 
-def validate_field(name: str, value: Any) -> tuple[Any, str | None]:
-    """Check one field: ``(normalised_value, None)`` or ``(None, "field: rule, got value")``."""
+def validate_field(name: str, value: Any) -> Check:
+    """Check one field: ``(normalised_value, None)`` or ``(None, Problem(field, rule))``."""
     validator = _VALIDATORS.get(name)
     if validator is None:
         return None, _unknown_key(name, list(_VALIDATORS))
@@ -256,7 +278,9 @@ __all__ = [
     "OPTIMIZERS",
     "OUTPUT_ACTIVATIONS",
     "WEIGHT_INITS",
+    "Check",
     "ConfigError",
+    "Problem",
     "TrainConfig",
     "validate_field",
 ]

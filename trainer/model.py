@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from trainer._tf import tf_keras
 from trainer.config import TrainConfig
 
@@ -45,6 +47,29 @@ def initializer(kind: str, scale: float, seed: int) -> Any:
 def layer_seed(config_seed: int, layer: int, bias: bool) -> int:
     """Distinct, reproducible seed per layer and per weight/bias tensor."""
     return config_seed * 1000 + 2 * layer + int(bias)
+
+
+def initial_value(
+    config: TrainConfig,
+    *,
+    layer: int,
+    bias: bool,
+    shape: tuple[int, ...],
+    cache: dict[tuple[Any, ...], np.ndarray],
+) -> np.ndarray:
+    """Exactly the initial value of :func:`build_model`'s Dense layer ``layer`` (its
+    kernel, or its bias): what a population writes into a new member's slot. ``cache``
+    keeps values by initializer, scale, seed and shape (members often share them)."""
+    if bias:
+        kind, scale = config.bias_init, config.bias_init_scale
+    else:
+        kind, scale = config.weight_init, config.weight_init_scale
+    seed = layer_seed(config.seed, layer, bias)
+    key = (kind, scale, seed, shape)
+    if key not in cache:
+        init = initializer(kind, scale, seed)
+        cache[key] = np.asarray(init(shape=shape, dtype="float32"), dtype=np.float32)
+    return cache[key]
 
 
 def build_model(config: TrainConfig, num_features: int, num_classes: int) -> Any:

@@ -9,9 +9,8 @@ Labels, in order of precedence (:data:`LABELS`); a run gets *every* label that a
    divergence) above :data:`EXPLODE_LOSS_FACTOR` times the initial loss; the last epoch's
    loss above :data:`EXPLODE_END_FACTOR` times it (worse than at the start, not
    recovering); or the loss above :data:`EXPLODE_RISE_FACTOR` times it together with a
-   batch gradient norm above
-   :data:`EXPLODE_GRAD_FACTOR` times the running median of the gradient norm (the probe
-   gradient norm before the first step and each epoch's mean batch gradient norm). A run
+   batch gradient norm above :data:`EXPLODE_GRAD_FACTOR` times the running median of the
+   gradient norm (the probe's before the first step, each epoch's mean after). A run
    whose loss never rises above its start is never ``exploded``, however its gradient
    norm compares with a (possibly near-zero) initial one.
 3. ``symmetric``: all units of a hidden layer are identical (a zero or constant init
@@ -26,8 +25,7 @@ Labels, in order of precedence (:data:`LABELS`); a run gets *every* label that a
    ``stuck``, but the training loss is clearly falling (by at least
    :data:`SLOW_MIN_DROP` of the initial loss, and still falling in the last epoch) with
    non-zero gradients and no identical or dead units. More epochs or a larger step would
-   help; the reason names the parameter most likely responsible (usually
-   ``learning_rate``).
+   help; the reason names the parameter most likely responsible (``learning_rate``).
 6. ``dead_units``: more than :data:`DEAD_THRESHOLD` of the ReLU units are never active on
    the probe batch at the end of training.
 7. ``saturated``: more than :data:`SATURATED_THRESHOLD` of the sigmoid/tanh units are
@@ -160,56 +158,59 @@ def identical_units(kernel: np.ndarray, bias: np.ndarray) -> bool:
     return bool(max(spread, bias_spread) < _IDENTICAL_TOL)
 
 
-def classify(
-    *,
-    test_accuracy: float,
-    chance_accuracy: float,
-    divergence: Divergence | None,
-    kernels: Sequence[np.ndarray],
-    biases: Sequence[np.ndarray],
-    last_grad_norm: float,
-    margin: float = STUCK_MARGIN,
-    initial_loss: float | None = None,
-    max_loss: float | None = None,
-    initial_grad_norm: float | None = None,
-    max_grad_norm: float | None = None,
-    dead_fraction: float | None = None,
-    saturated_fraction: float | None = None,
-    epoch_losses: Sequence[float] = (),
-    epoch_grad_norms: Sequence[float] = (),
-    config: TrainConfig | None = None,
-) -> Outcome:
-    """Label a finished run from its final weights, metrics and signals.
+@dataclass(frozen=True)
+class RunEvidence:
+    """Everything :func:`classify` judges a finished run on, as one value
+    (:func:`trainer.results.label_run` builds it from a run's history).
 
-    The signals after ``margin`` are optional: a label whose signal is missing simply
-    does not apply (``exploded`` needs ``initial_loss`` and ``max_loss``, ``dead_units``
-    needs ``dead_fraction``, ``saturated`` needs ``saturated_fraction``; telling ``slow``
-    from ``stuck`` needs ``initial_loss`` and ``epoch_losses``). ``epoch_losses`` are the
-    mean training losses of the epochs run, ``epoch_grad_norms`` their mean batch gradient
-    norms; ``config`` lets the reasons name the parameter most likely responsible.
+    The signals after ``last_grad_norm`` are optional: a label whose signal is missing
+    does not apply (``exploded`` needs ``initial_loss`` and ``max_loss``; ``slow`` vs
+    ``stuck`` needs ``initial_loss`` and ``epoch_losses``, the epochs' mean training
+    losses). ``config`` lets the reasons name the parameter most likely responsible.
     """
+
+    test_accuracy: float
+    chance_accuracy: float
+    divergence: Divergence | None
+    kernels: Sequence[np.ndarray]
+    biases: Sequence[np.ndarray]
+    last_grad_norm: float
+    initial_loss: float | None = None
+    max_loss: float | None = None
+    initial_grad_norm: float | None = None
+    max_grad_norm: float | None = None
+    dead_fraction: float | None = None
+    saturated_fraction: float | None = None
+    epoch_losses: Sequence[float] = ()
+    epoch_grad_norms: Sequence[float] = ()
+    config: TrainConfig | None = None
+
+
+def classify(run: RunEvidence, *, margin: float = STUCK_MARGIN) -> Outcome:
+    """Label a finished run from its final weights, metrics and signals; ``margin`` is
+    how far above chance test accuracy must be to count as learning."""
     evidence: dict[str, float] = {
-        "test_accuracy": test_accuracy,
-        "chance_accuracy": chance_accuracy,
+        "test_accuracy": run.test_accuracy,
+        "chance_accuracy": run.chance_accuracy,
     }
     found: dict[str, str] = {}
-    if divergence is not None:
-        evidence.update(epoch=divergence.epoch, batch=divergence.batch)
-        found["diverged"] = divergence.reason
+    if run.divergence is not None:
+        evidence.update(epoch=run.divergence.epoch, batch=run.divergence.batch)
+        found["diverged"] = run.divergence.reason
 
     exploded = explosion(
-        initial_loss=initial_loss,
-        max_loss=max_loss,
-        initial_grad_norm=initial_grad_norm,
-        max_grad_norm=max_grad_norm,
-        epoch_grad_norms=epoch_grad_norms,
-        final_loss=_last_finite(epoch_losses),
+        initial_loss=run.initial_loss,
+        max_loss=run.max_loss,
+        initial_grad_norm=run.initial_grad_norm,
+        max_grad_norm=run.max_grad_norm,
+        epoch_grad_norms=run.epoch_grad_norms,
+        final_loss=_last_finite(run.epoch_losses),
     )
     evidence.update(exploded.evidence)
     if exploded.exploded:
-        found["exploded"] = exploded.reason + _blame_large_lr(config)
+        found["exploded"] = exploded.reason + _blame_large_lr(run.config)
 
-    hidden = list(zip(kernels[:-1], biases[:-1], strict=True))
+    hidden = list(zip(run.kernels[:-1], run.biases[:-1], strict=True))
     symmetric = [i + 1 for i, (k, b) in enumerate(hidden) if identical_units(k, b)]
     if symmetric:
         layers = ", ".join(str(i) for i in symmetric)
@@ -219,62 +220,70 @@ def classify(
         )
         evidence["symmetric_layers"] = float(len(symmetric))
 
-    learned = test_accuracy > chance_accuracy + margin
-    if divergence is None and not learned:
-        trend = loss_trend(initial_loss, epoch_losses)
-        evidence["grad_norm"] = last_grad_norm
-        if trend is not None:
-            evidence.update(final_loss=trend.final, loss_drop=trend.drop)
-        at_chance = (
-            f"test accuracy {test_accuracy:.4f} is not above chance {chance_accuracy:.4f} "
-            f"(majority class) + {margin:g}"
-        )
-        why: list[str] = []
-        if symmetric:
-            why.append("identical units" + _blame(config, "weight_init"))
-        if math.isfinite(last_grad_norm) and last_grad_norm < _ZERO_GRAD:
-            why.append(f"gradients are zero (norm {last_grad_norm:.2g})")
-        if dead_fraction is not None and dead_fraction > DEAD_THRESHOLD:
-            rose = evidence.get("loss_ratio", 0.0) > 1.0
-            why.append(
-                f"{dead_fraction:.0%} of the ReLU units are dead"
-                + _blame_dead(config, exploded.spiked or rose)
-            )
-        if trend is not None and not why and trend.falling:
-            classes = int(kernels[-1].shape[-1]) if kernels else 10
-            found["slow"] = (
-                _blame_slow(config, saturated_fraction, trend.start, classes)
-                + f"loss falling {trend.start:.4g}\u2192{trend.final:.4g} "
-                f"({trend.drop:.1%} in {len(epoch_losses)} epoch(s)) but {at_chance}"
-            )
-        else:
-            if trend is not None and not trend.falling:
-                why.append(_flat_reason(trend, last_grad_norm, config, bool(why)))
-            found["stuck"] = at_chance + (": " + "; ".join(why) if why else "")
-
-    if dead_fraction is not None:
-        evidence["dead_fraction"] = dead_fraction
-        if dead_fraction > DEAD_THRESHOLD:
-            found["dead_units"] = (
-                f"{dead_fraction:.0%} of the ReLU units are never active on the probe batch "
-                f"(limit {DEAD_THRESHOLD:.0%})"
-            )
-    if saturated_fraction is not None:
-        evidence["saturated_fraction"] = saturated_fraction
-        if saturated_fraction > SATURATED_THRESHOLD:
-            found["saturated"] = (
-                f"{saturated_fraction:.0%} of the sigmoid/tanh units are pinned at a bound "
-                f"(limit {SATURATED_THRESHOLD:.0%})"
-            )
+    learned = run.test_accuracy > run.chance_accuracy + margin
+    if run.divergence is None and not learned:
+        found.update(_not_learning(run, margin, evidence, bool(symmetric), exploded.spiked))
+    found.update(_unit_signals(run, evidence))
 
     if not found:
-        found["ok"] = f"test accuracy {test_accuracy:.4f} > chance {chance_accuracy:.4f}"
+        found["ok"] = f"test accuracy {run.test_accuracy:.4f} > chance {run.chance_accuracy:.4f}"
     labels = tuple(name for name in LABELS if name in found)
     primary = labels[0]
     reason = found[primary]
     if len(labels) > 1:
         reason += "; also " + "; ".join(f"{name}: {found[name]}" for name in labels[1:])
     return Outcome(primary, reason, evidence, labels)
+
+
+def _not_learning(
+    run: RunEvidence, margin: float, evidence: dict[str, float], symmetric: bool, spiked: bool
+) -> dict[str, str]:
+    """``slow`` or ``stuck`` (with why) for a run at chance that did not diverge; adds
+    the numbers behind it to ``evidence``."""
+    grad, config, dead = run.last_grad_norm, run.config, run.dead_fraction
+    trend = loss_trend(run.initial_loss, run.epoch_losses)
+    evidence["grad_norm"] = grad
+    if trend is not None:
+        evidence.update(final_loss=trend.final, loss_drop=trend.drop)
+    at_chance = (
+        f"test accuracy {run.test_accuracy:.4f} is not above chance "
+        f"{run.chance_accuracy:.4f} (majority class) + {margin:g}"
+    )
+    why: list[str] = []
+    if symmetric:
+        why.append("identical units" + _blame(config, "weight_init"))
+    if math.isfinite(grad) and grad < _ZERO_GRAD:
+        why.append(f"gradients are zero (norm {grad:.2g})")
+    if dead is not None and dead > DEAD_THRESHOLD:
+        rose = evidence.get("loss_ratio", 0.0) > 1.0
+        why.append(f"{dead:.0%} of the ReLU units are dead" + _blame_dead(config, spiked or rose))
+    if trend is not None and not why and trend.falling:
+        classes = int(run.kernels[-1].shape[-1]) if run.kernels else 10
+        return {
+            "slow": _blame_slow(config, run.saturated_fraction, trend.start, classes)
+            + f"loss falling {trend.start:.4g}\u2192{trend.final:.4g} "
+            f"({trend.drop:.1%} in {len(run.epoch_losses)} epoch(s)) but {at_chance}"
+        }
+    if trend is not None and not trend.falling:
+        why.append(_flat_reason(trend, grad, config, bool(why)))
+    return {"stuck": at_chance + (": " + "; ".join(why) if why else "")}
+
+
+def _unit_signals(run: RunEvidence, evidence: dict[str, float]) -> dict[str, str]:
+    """``dead_units`` / ``saturated`` from the probe's unit shares, where measured."""
+    found: dict[str, str] = {}
+    signals = (
+        ("dead_units", "dead_fraction", run.dead_fraction, DEAD_THRESHOLD,
+         "of the ReLU units are never active on the probe batch"),
+        ("saturated", "saturated_fraction", run.saturated_fraction, SATURATED_THRESHOLD,
+         "of the sigmoid/tanh units are pinned at a bound"),
+    )  # fmt: skip
+    for label, key, share, threshold, what in signals:
+        if share is not None:
+            evidence[key] = share
+            if share > threshold:
+                found[label] = f"{share:.0%} {what} (limit {threshold:.0%})"
+    return found
 
 
 # --------------------------------------------------------------------------- the rules

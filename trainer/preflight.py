@@ -181,27 +181,11 @@ def run_checks(
     return tuple(found)
 
 
-def preflight(config: TrainConfig, *, dataset: Any = None) -> tuple[PreflightWarning, ...]:
-    """Build the untrained model, measure its initial loss and run every check.
-
-    ``dataset`` (a :class:`trainer.data.Dataset`) defaults to ``config.dataset``.
-    """
-    from trainer.data import load_dataset
-    from trainer.population import Population
-
-    data = dataset if dataset is not None else load_dataset(config.dataset)
-    pop = Population(config, 1, dataset=data)
-    pop.add(config)
-    losses, _ = pop.initial()
-    return run_checks(config, data.num_classes, initial_loss=float(losses[0]))
-
-
 __all__ = [
     "INITIAL_LOSS_FACTOR",
     "PreflightWarning",
     "check_config",
     "check_initial_loss",
     "expected_initial_loss",
-    "preflight",
     "run_checks",
 ]

@@ -32,11 +32,17 @@ from optuna.trial import TrialState
 
 from sweeps.files import csv_text
 from sweeps.store import Store, Tracker
-from sweeps.store.schema import ATTR_LABELS, ATTR_OUTCOME, ATTR_PARAMS
+from sweeps.store.schema import (
+    ARTIFACT_STABILITY_JSON,
+    ARTIFACT_STABILITY_MAP,
+    ATTR_LABELS,
+    ATTR_OUTCOME,
+    ATTR_PARAMS,
+    TAG_STABILITY_DIVERGED,
+    TAG_STABILITY_PREDICTORS,
+)
 
 GROUP_BY = ("activation", "loss", "optimizer")
-TAG_PREDICTORS = "sweeps.stability.predictors"
-TAG_DIVERGED = "sweeps.stability.diverged"
 
 
 @dataclass(frozen=True)
@@ -253,14 +259,16 @@ def log_stability(report: StabilityReport, store: Store) -> str:
     """Store the map and predictors on the study's parent run; returns its run id."""
     tracker = Tracker(store, report.study_name)
     run_id = tracker.parent_run_id
-    tracker.log_text(run_id, stability_csv(report), "stability.csv")
-    tracker.log_text(run_id, json.dumps(report.to_json(), indent=2, default=str), "stability.json")
+    tracker.log_text(run_id, stability_csv(report), ARTIFACT_STABILITY_MAP)
+    tracker.log_text(
+        run_id, json.dumps(report.to_json(), indent=2, default=str), ARTIFACT_STABILITY_JSON
+    )
     top = [p.param for p in report.predictors if (p.importance or 0) > 0][:3]
     tracker.set_tags(
         run_id,
         {
-            TAG_PREDICTORS: ",".join(top) or "-",
-            TAG_DIVERGED: f"{report.diverged}/{report.finished}",
+            TAG_STABILITY_PREDICTORS: ",".join(top) or "-",
+            TAG_STABILITY_DIVERGED: f"{report.diverged}/{report.finished}",
         },
     )
     tracker.flush()  # stored when the command says so

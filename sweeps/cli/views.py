@@ -25,7 +25,13 @@ from sweeps.store import (
     state_counts,
     study_objectives,
 )
-from sweeps.store.schema import ATTR_PARAMS, ATTR_RUN_ID, ATTR_TEST_ACCURACY
+from sweeps.store.schema import (
+    ARTIFACT_STABILITY_JSON,
+    ARTIFACT_STABILITY_MAP,
+    ATTR_PARAMS,
+    ATTR_RUN_ID,
+    ATTR_TEST_ACCURACY,
+)
 
 
 def render_params() -> Table:
@@ -200,7 +206,9 @@ def show_stability(study: optuna.Study, store: Store, *, console: Console) -> St
     for part in render_stability(report):
         console.print(part)
     run_id = log_stability(report, store)
-    console.print(f"stored as stability.csv / stability.json on parent run {run_id}")
+    console.print(
+        f"stored as {ARTIFACT_STABILITY_MAP} / {ARTIFACT_STABILITY_JSON} on parent run {run_id}"
+    )
     return report
 
 

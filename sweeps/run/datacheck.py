@@ -9,58 +9,30 @@ the store changes.
 
 from __future__ import annotations
 
-from typing import Any
-
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from sweeps.errors import UserError
 from sweeps.space import SearchSpace
-from trainer.config import DEFAULTS, ConfigError, TrainConfig
-
-
-def train_size(dataset: Any, validation_split: float) -> int:
-    """Examples left for training once the validation split is carved off."""
-    from trainer.data import train_validation_split
-
-    return len(train_validation_split(dataset, validation_split)[0])
-
-
-def check_batch_size(config: TrainConfig, dataset: Any) -> None:
-    """The trainer's own rule, checked before an MLflow run is created for ``config``."""
-    n = train_size(dataset, config.validation_split)
-    if config.batch_size > n:
-        raise ConfigError(
-            [f"batch_size: must be <= {n} training examples, got {config.batch_size}"]
-        )
+from trainer.config import DEFAULTS
 
 
 def check_space_data(space: SearchSpace) -> None:
     """Load every dataset the space can pick and check the largest batch size fits the
     smallest training set; raises ``DataError`` or :class:`UserError` (one line)."""
-    from trainer.data import load_dataset
+    from trainer.data import load_dataset, train_validation_split
+    from trainer.population import batch_rule
 
-    datasets = [str(v) for v in _candidates(space, "dataset")]
-    splits = [float(v) for v in _candidates(space, "validation_split")]
+    datasets = [str(v) for v in space.extremes("dataset")]
+    splits = [float(v) for v in space.extremes("validation_split")]
     batch, where = _largest_batch(space)
     where_src = f"search space '{space.source}': " if space.source else ""
     for name in dict.fromkeys(datasets):
         data = load_dataset(name)  # DataError: one line naming the file and the problem
         split = max(splits)
-        n = train_size(data, split)
-        if batch > n:
-            raise UserError(
-                f"{where_src}{where}: must be <= {n} training examples "
-                f"(dataset {name!r}, validation_split {split:g}), got {batch}"
-            )
-
-
-def _candidates(space: SearchSpace, name: str) -> list[Any]:
-    dist = space.distributions.get(name)
-    if isinstance(dist, CategoricalDistribution):
-        return list(dist.choices)
-    if isinstance(dist, FloatDistribution | IntDistribution):
-        return [dist.low, dist.high]
-    return [space.fixed.get(name, DEFAULTS[name])]
+        examples = len(train_validation_split(data, split)[0])
+        broken = batch_rule(batch, examples, f" (dataset {name!r}, validation_split {split:g})")
+        if broken:
+            raise UserError(f"{where_src}{where}: {broken}")
 
 
 def _largest_batch(space: SearchSpace) -> tuple[int, str]:

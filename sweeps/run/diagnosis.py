@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from sweeps.store.schema import (
@@ -25,12 +26,14 @@ from sweeps.store.schema import (
     TAG_LABELS,
     TAG_PREFLIGHT,
 )
+from trainer.preflight import PreflightWarning
+from trainer.results import TrainResult
 
 
-def evidence_numbers(result: Any) -> dict[str, float]:
+def evidence_numbers(result: TrainResult) -> dict[str, float]:
     """The outcome's evidence, finite numbers only (JSON- and tag-friendly)."""
     out: dict[str, float] = {}
-    for key, value in getattr(result.outcome, "evidence", {}).items():
+    for key, value in result.outcome.evidence.items():
         try:
             number = float(value)
         except (TypeError, ValueError):
@@ -40,43 +43,32 @@ def evidence_numbers(result: Any) -> dict[str, float]:
     return out
 
 
-def outcome_labels(result: Any) -> tuple[str, ...]:
-    labels = tuple(getattr(result.outcome, "labels", ()) or ())
-    return labels or (result.outcome.label,)
-
-
-def warnings_of(result: Any) -> tuple[Any, ...]:
-    return tuple(getattr(result, "warnings", ()) or ())
-
-
-def diagnosis_attrs(result: Any) -> dict[str, Any]:
+def diagnosis_attrs(result: TrainResult) -> dict[str, Any]:
     """User attributes for an Optuna trial."""
     return {
-        ATTR_LABELS: list(outcome_labels(result)),
+        ATTR_LABELS: list(result.outcome.labels),  # never empty: at least ``label``
         ATTR_EVIDENCE: evidence_numbers(result),
-        ATTR_PREFLIGHT: [w.to_dict() for w in warnings_of(result)],
+        ATTR_PREFLIGHT: [w.to_dict() for w in result.warnings],
     }
 
 
-def diagnosis_tags(result: Any) -> dict[str, str]:
+def diagnosis_tags(result: TrainResult) -> dict[str, str]:
     """MLflow tags for the run: labels, one tag per evidence number, warning codes."""
-    tags = {TAG_LABELS: ",".join(outcome_labels(result))}
+    tags = {TAG_LABELS: ",".join(result.outcome.labels)}
     for key, value in evidence_numbers(result).items():
         tags[TAG_EVIDENCE + key] = f"{value:.6g}"
-    warnings = warnings_of(result)
-    if warnings:
-        tags[TAG_PREFLIGHT] = ",".join(w.code for w in warnings)
+    if result.warnings:
+        tags[TAG_PREFLIGHT] = ",".join(w.code for w in result.warnings)
     return tags
 
 
-def diagnosis_artifacts(result: Any) -> dict[str, str]:
+def diagnosis_artifacts(result: TrainResult) -> dict[str, str]:
     """``preflight.json`` when the run had pre-flight warnings."""
-    warnings = warnings_of(result)
-    if not warnings:
+    if not result.warnings:
         return {}
-    return {ARTIFACT_PREFLIGHT: json.dumps([w.to_dict() for w in warnings], indent=2)}
+    return {ARTIFACT_PREFLIGHT: json.dumps([w.to_dict() for w in result.warnings], indent=2)}
 
 
-def warning_lines(warnings: Any) -> list[str]:
+def warning_lines(warnings: Iterable[PreflightWarning]) -> list[str]:
     """One printable line per pre-flight warning."""
     return [f"warning [{w.code}]: {w.message}" for w in warnings]

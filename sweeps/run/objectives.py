@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any
+from collections.abc import Sequence
 
 from sweeps.space import StudySettings
 from trainer.config import TrainConfig
+from trainer.results import EpochRecord, TrainResult
 
 
-def metric_value(metric: str, record: Any) -> float | None:
+def metric_value(metric: str, record: EpochRecord) -> float | None:
     """The study metric from an epoch record; ``val_*`` falls back to the training metric
     when there is no validation split."""
     value = getattr(record, metric, None)
@@ -25,16 +26,20 @@ def metric_value(metric: str, record: Any) -> float | None:
     return float(value)
 
 
+def layer_params(sizes: Sequence[int]) -> int:
+    """Weights and biases of a dense MLP whose layers have ``sizes`` units (inputs first)."""
+    return sum(a * b + b for a, b in itertools.pairwise(sizes))
+
+
 def param_count(config: TrainConfig) -> int:
     """Weights and biases of the MLP ``config`` builds on its dataset's shapes."""
     from trainer.data import load_dataset
 
     data = load_dataset(config.dataset)  # cached per process: the trial just loaded it
-    sizes = [data.num_features, *config.hidden_layers, data.num_classes]
-    return sum(a * b + b for a, b in itertools.pairwise(sizes))
+    return layer_params([data.num_features, *config.hidden_layers, data.num_classes])
 
 
-def objective_value(name: str, result: Any) -> float | None:
+def objective_value(name: str, result: TrainResult) -> float | None:
     """One objective of a finished run (``None`` when it has no finite value)."""
     if name == "params_count":
         return float(param_count(result.config))
@@ -44,6 +49,6 @@ def objective_value(name: str, result: Any) -> float | None:
     return metric_value(name, result.final) if result.final else None
 
 
-def objective_values(settings: StudySettings, result: Any) -> tuple[float | None, ...]:
+def objective_values(settings: StudySettings, result: TrainResult) -> tuple[float | None, ...]:
     """Every objective of the study, in its order."""
     return tuple(objective_value(name, result) for name in settings.objectives)

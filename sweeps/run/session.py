@@ -37,7 +37,9 @@ from sweeps.store import (
     trials_frame,
 )
 from trainer.config import ConfigError, TrainConfig
+from trainer.data import Dataset
 from trainer.outcome import DEAD_THRESHOLD, SATURATED_THRESHOLD
+from trainer.results import EpochRecord, TrainResult
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class TrialReport:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def unhealthy_signal(record: Any, warmup_epochs: int) -> str:
+def unhealthy_signal(record: EpochRecord, warmup_epochs: int) -> str:
     """Why a trial should stop on its cheap per-epoch signals (``study.prune_on_signals``):
     most ReLU units dead or most sigmoid/tanh units saturated after the warm-up epochs."""
     if record.epoch <= warmup_epochs:
@@ -105,7 +107,7 @@ class TrialSession:
                 trial, {schema.ATTR_RUN_ID: self._run_id, schema.ATTR_PARAMS: self.params}
             )
         self.history: list[dict[str, Any]] = []
-        self.finished = False
+        self._finished = False
         self._extra_tags: dict[str, str] = {}  # diagnosis tags/artifacts, set by finish()
         self._signal = ""  # why the cheap per-epoch signals stopped the trial, if they did
         self._artifacts: dict[str, str] = {}
@@ -118,13 +120,31 @@ class TrialSession:
             tell()
 
     @property
+    def finished(self) -> bool:
+        """Whether the trial has ended (told, or its tell deferred, or given up)."""
+        return self._finished
+
+    @property
     def run_id(self) -> str:
         """The trial's MLflow run (a deferred one is waited for, and recorded on the trial
         once known; its creation's error is raised)."""
         if self._run_id is None:
-            record_run_ids([self])
+            TrialSession.record_run_ids([self])
         assert self._run_id is not None
         return self._run_id
+
+    @staticmethod
+    def record_run_ids(sessions: Sequence[TrialSession]) -> None:
+        """Wait for the deferred runs of ``sessions`` not yet recorded and record their
+        ids on their trials (``mlflow_run_id``), in one write; a run's creation error is
+        raised."""
+        fresh = [(s, s._run) for s in sessions if s._run_id is None and s._run is not None]
+        ids = [s.tracker.await_run(run).result() for s, run in fresh]
+        set_many_user_attrs(
+            [(s.trial, {schema.ATTR_RUN_ID: i}) for (s, _), i in zip(fresh, ids, strict=True)]
+        )
+        for (session, _), run_id in zip(fresh, ids, strict=True):
+            session._run_id = run_id
 
     def run_error(self) -> BaseException | None:
         """Why the trial's MLflow run could not be created, once that is known (waits for
@@ -134,16 +154,16 @@ class TrialSession:
     def config(self) -> TrainConfig:
         return TrainConfig.from_dict(self.params)
 
-    def on_epoch(self, record: Any) -> bool:
+    def on_epoch(self, record: EpochRecord) -> bool:
         """Log the epoch, report the metric to the pruner; ``True`` = prune now."""
         self.report_epoch(record)
         return self.should_stop(record)
 
-    def report_epoch(self, record: Any) -> None:
+    def report_epoch(self, record: EpochRecord) -> None:
         """Log the epoch and report its metric to Optuna."""
         report_epochs([(self, record)])
 
-    def log_epoch(self, record: Any) -> float | None:
+    def log_epoch(self, record: EpochRecord) -> float | None:
         """Log the epoch; the value to report to Optuna for it (``None``: nothing to
         report). :func:`report_epochs` reports several sessions' values at once."""
         metrics = record.metrics()
@@ -153,7 +173,7 @@ class TrialSession:
         value = metric_value(settings.metric, record)
         return None if settings.multi else value
 
-    def should_stop(self, record: Any) -> bool:
+    def should_stop(self, record: EpochRecord) -> bool:
         """After :meth:`report_epoch`: ``True`` = stop the trial now (pruned).
 
         A multi-objective study has no Optuna pruner (Optuna supports none there): only
@@ -167,17 +187,18 @@ class TrialSession:
                 return True
         return not settings.multi and bool(self.trial.should_prune())
 
-    def finish(self, result: Any, *, wait: bool = True) -> TrialReport:
+    def finish(self, result: TrainResult, *, wait: bool = True) -> TrialReport:
         """Tell Optuna how a training run ended and close the MLflow run to match.
 
         ``wait=False`` (see :func:`end_runs`) queues the run's last writes and
         leaves the telling to :meth:`tell_deferred`, after the caller's flush."""
-        verdict = self._verdict(result)
+        verdict = self.verdict(result)
         set_user_attrs(self.trial, verdict.attrs)
-        return self._conclude(verdict, wait=wait)
+        return self.conclude(verdict, wait=wait)
 
-    def _verdict(self, result: Any) -> _Verdict:
-        """How the run ended, for Optuna and MLflow (nothing written yet)."""
+    def verdict(self, result: TrainResult) -> Verdict:
+        """How the run ended, for Optuna and MLflow (nothing written yet): :meth:`finish`
+        is :meth:`conclude` once the verdict's attributes are set on the trial."""
         label, reason = result.outcome.label, result.outcome.reason
         settings = self.space.settings
         values = objective_values(settings, result)
@@ -219,7 +240,7 @@ class TrialSession:
         summary = {"test_accuracy": result.test_accuracy, "wall_time": result.wall_time}
         if math.isfinite(result.test_loss):
             summary["test_loss"] = result.test_loss
-        return _Verdict(
+        return Verdict(
             state=state,
             label=label,
             reason=reason,
@@ -230,8 +251,8 @@ class TrialSession:
             artifacts=diagnosis_artifacts(result),
         )
 
-    def _conclude(self, verdict: _Verdict, *, wait: bool) -> TrialReport:
-        """The run's end and the tell of a :meth:`_verdict` whose attributes are set."""
+    def conclude(self, verdict: Verdict, *, wait: bool = True) -> TrialReport:
+        """The run's end and the tell of a :meth:`verdict` whose attributes are set."""
         self._extra_tags.update(verdict.tags)
         self._artifacts.update(verdict.artifacts)
         v = verdict
@@ -262,6 +283,15 @@ class TrialSession:
             TrialState.FAIL, "interrupted", "interrupted by the user", None, {}, status="KILLED"
         )
 
+    def taken_over(self) -> TrialReport:
+        """Another worker failed this trial as stale (our heartbeat came too late) and
+        queued its retry: give the trial up, and keep its run KILLED, as that worker left
+        it."""
+        self._finished = True
+        reason = "failed as stale by another worker (late heartbeat); its retry stands for it"
+        self.tracker.kill_run(self.run_id, f"{STALE_REASON}; {reason}")
+        return TrialReport(self.trial.number, "FAIL", "stale", None, reason, self.params)
+
     def _end(
         self,
         state: TrialState,
@@ -279,9 +309,9 @@ class TrialSession:
         trial with an unfinished run); its artifacts (copies of its params and epochs)
         are queued after the tell, for the writer to do while training goes on. Without
         ``wait`` the trial is told by :meth:`tell_deferred` (or now, on error)."""
-        if self.finished:
+        if self._finished:
             raise RuntimeError(f"trial {self.trial.number} already finished")
-        self.finished = True
+        self._finished = True
         has_run = self.run_error() is None  # else there is no run to end (see :meth:`fail`)
         artifacts = {schema.ARTIFACT_PARAMS: dump_yaml(self.params), **self._artifacts}
         if self.history:
@@ -324,23 +354,11 @@ class TrialSession:
         return TrialReport(self.trial.number, state.name, label, first, reason, self.params)
 
 
-def record_run_ids(sessions: Sequence[TrialSession]) -> None:
-    """Wait for the deferred runs of ``sessions`` not yet recorded and record their ids
-    on their trials (``mlflow_run_id``), in one write; a run's creation error is raised."""
-    fresh = [s for s in sessions if s._run_id is None and s._run is not None]
-    ids = [s.tracker.await_run(s._run).result() for s in fresh]  # type: ignore[arg-type]
-    set_many_user_attrs(
-        [(s.trial, {schema.ATTR_RUN_ID: run_id}) for s, run_id in zip(fresh, ids, strict=True)]
-    )
-    for session, run_id in zip(fresh, ids, strict=True):
-        session._run_id = run_id
-
-
-def report_epochs(epochs: Sequence[tuple[TrialSession, Any]]) -> None:
+def report_epochs(epochs: Sequence[tuple[TrialSession, EpochRecord]]) -> None:
     """:meth:`TrialSession.report_epoch` of each ``(session, record)``, the sessions of
     one study: every value reaches Optuna in one journal write (and the run ids recorded
     at a first report, in one more)."""
-    record_run_ids([session for session, _ in epochs])
+    TrialSession.record_run_ids([session for session, _ in epochs])
     reports = []
     for session, record in epochs:
         value = session.log_epoch(record)
@@ -349,18 +367,18 @@ def report_epochs(epochs: Sequence[tuple[TrialSession, Any]]) -> None:
     report_values(reports)
 
 
-def end_runs(ended: Sequence[tuple[TrialSession, Any]]) -> list[TrialReport]:
+def end_runs(ended: Sequence[tuple[TrialSession, TrainResult]]) -> list[TrialReport]:
     """Finish trials that ended together (a population's epoch boundary), first half:
     their Optuna attributes set in one write, each run's last writes queued
     (:meth:`TrialSession.finish` with ``wait=False``);
     :func:`tell_ended` tells the trials once they are written, and until then training
     may go on while the writer works. On an error the trials ended so far are told."""
     reports: list[TrialReport] = []
-    verdicts = [session._verdict(result) for session, result in ended]
+    verdicts = [session.verdict(result) for session, result in ended]
     set_many_user_attrs([(s.trial, v.attrs) for (s, _), v in zip(ended, verdicts, strict=True)])
     try:
         for (session, _), verdict in zip(ended, verdicts, strict=True):
-            reports.append(session._conclude(verdict, wait=False))
+            reports.append(session.conclude(verdict, wait=False))
     except BaseException:
         if reports:  # the one that raised told its trial itself
             tell_ended(ended[0][0].tracker, [s for s, _ in ended[: len(reports)]])
@@ -399,7 +417,7 @@ def run_trial(
     space: SearchSpace,
     tracker: Tracker,
     *,
-    dataset: Any = None,
+    dataset: Dataset | None = None,
     params: Mapping[str, Any] | None = None,
     engine: str = "single",
     user_attrs: Mapping[str, Any] | None = None,
@@ -436,19 +454,10 @@ def run_trial(
         except optuna.exceptions.UpdateFinishedTrialError as exc:
             if isinstance(exc.__context__, KeyboardInterrupt):
                 raise KeyboardInterrupt from exc
-            return taken_over(session)
+            return session.taken_over()
 
 
-def taken_over(session: TrialSession) -> TrialReport:
-    """Another worker failed this trial as stale (our heartbeat came too late) and
-    queued its retry: give the trial up, and keep its run KILLED, as that worker left it."""
-    session.finished = True
-    reason = "failed as stale by another worker (late heartbeat); its retry stands for it"
-    session.tracker.kill_run(session.run_id, f"{STALE_REASON}; {reason}")
-    return TrialReport(session.trial.number, "FAIL", "stale", None, reason, session.params)
-
-
-def _evidence(result: Any) -> dict[str, Any]:
+def _evidence(result: TrainResult) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if result.divergence is not None:
         out[schema.ATTR_DIVERGED_EPOCH] = result.divergence.epoch
@@ -457,8 +466,8 @@ def _evidence(result: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _Verdict:
-    """How a trial ended (:meth:`TrialSession._verdict`): its state and label, what
+class Verdict:
+    """How a trial ended (:meth:`TrialSession.verdict`): its state and label, what
     Optuna is told and keeps, what its MLflow run gets."""
 
     state: TrialState

@@ -61,10 +61,46 @@ def choose_engine(space: SearchSpace, requested: str) -> str:
     if requested != "auto":
         return requested
     try:
-        from sweeps.run.population import can_use_population
+        from sweeps.run.cohort import can_use_population
     except ImportError:  # pragma: no cover - population engine not installed
         return "single"
     return "population" if can_use_population(space) else "single"
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What one :func:`run_sweep` call was asked to do, settled before it starts."""
+
+    trials: int | None
+    """``--trials N``: N more trials; ``None``: top the study up to :attr:`target`."""
+    target: int
+    """The trials this call counts towards (N, or ``study.trials``)."""
+    engine: str
+    """``single`` or ``population`` (``auto`` resolved)."""
+    cohort_size: int | None
+    """Trials live at once in the population engine (``None``: the machine's limit)."""
+    budget: float | None
+    """Seconds after which no trial or cohort starts (``None``: no limit)."""
+
+    @classmethod
+    def of(
+        cls,
+        space: SearchSpace,
+        *,
+        trials: int | None,
+        engine: str,
+        cohort_size: int | None,
+        timeout: float | None,
+    ) -> SweepPlan:
+        """The plan of a :func:`run_sweep` call: its arguments over the study's settings."""
+        settings = space.settings
+        return cls(
+            trials=trials,
+            target=trials if trials is not None else settings.trials,
+            engine=choose_engine(space, engine if engine != "auto" else settings.engine),
+            cohort_size=cohort_size or settings.cohort_size,
+            budget=timeout if timeout is not None else settings.timeout,
+        )
 
 
 def run_sweep(
@@ -83,15 +119,6 @@ def run_sweep(
     ``timeout`` (seconds, else ``study.timeout``): no trial or cohort starts after it;
     those running finish and are recorded, so the study resumes like any other."""
     started = time.perf_counter()
-    budget = timeout if timeout is not None else space.settings.timeout
-    user_stop, timed_out = stop, False
-
-    def out_of_time() -> bool:
-        return budget is not None and time.perf_counter() - started >= budget
-
-    def stop_now() -> bool:
-        return out_of_time() or bool(user_stop and user_stop())
-
     # Both stores reachable? Checked (opened once, for the whole sweep) before either
     # is written to.
     store.optuna  # noqa: B018
@@ -100,100 +127,129 @@ def run_sweep(
     tracker = Tracker(store, space.settings.name)
     tracker.reopen_parent()
     reap_stale(study, tracker)
-    engine = choose_engine(space, engine if engine != "auto" else space.settings.engine)
-    size = cohort_size or space.settings.cohort_size
-    reports: list[TrialReport] = []
-    target = trials if trials is not None else space.settings.trials
-    view = view or _NoView()
+    plan = SweepPlan.of(
+        space, trials=trials, engine=engine, cohort_size=cohort_size, timeout=timeout
+    )
+    sweep = _Sweep(
+        space, store, study, tracker, plan=plan, view=view or _NoView(), stop=stop, started=started
+    )
+    return sweep.run()
 
-    def remaining() -> int:
-        if trials is not None:
-            return trials - len(reports)
-        return target - accounted_trials(study)
 
-    parent_updated = [0.0]
+class _Sweep:
+    """One :func:`run_sweep` call once its study is open: the loop that starts trials (or
+    population turns) until the plan is met, the time is up or the user stops it."""
 
-    def record(report: TrialReport) -> None:
-        reports.append(report)
-        view.trial_done(report, _best(study))
+    def __init__(
+        self,
+        space: SearchSpace,
+        store: Store,
+        study: optuna.Study,
+        tracker: Tracker,
+        *,
+        plan: SweepPlan,
+        view: SweepView,
+        stop: Callable[[], bool] | None,
+        started: float,
+    ) -> None:
+        self.space, self.store, self.study, self.tracker = space, store, study, tracker
+        self.plan, self.view, self.user_stop, self.started = plan, view, stop, started
+        self.reports: list[TrialReport] = []
+        self.parent_updated = 0.0
+
+    def run(self) -> SweepSummary:
+        """The loop, told to the view; the study's parent run updated and ended after."""
+        study, plan = self.study, self.plan
+        interrupted = timed_out = False
+        done = 0 if plan.trials is not None else min(accounted_trials(study), plan.target)
+        self.view.start(study.study_name, plan.target, _best(study), completed=done)
+        try:
+            with interrupts_remembered():  # a Ctrl-C that a library turns into an error too
+                self.loop()
+            timed_out = self.out_of_time() and self.remaining() > 0
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            self.view.stop()
+            update_parent(study, self.tracker, with_table=True)
+            self.tracker.end_parent()
+        return SweepSummary(
+            study.study_name,
+            tuple(self.reports),
+            interrupted,
+            time.perf_counter() - self.started,
+            timed_out=timed_out,
+        )
+
+    def loop(self) -> None:
+        while not self.stop_now():
+            if (left := self.remaining()) <= 0:
+                # Topped up, but trials may still run in other workers: if one of them
+                # dies, its retry is queued and must run before the study is done.
+                if self.plan.trials is not None or not wait_for_running(
+                    self.study, self.tracker, self.stop_now
+                ):
+                    break
+                left = 1
+            reap_stale(self.study, self.tracker)
+            warm_up()
+            # topping up: count and ask atomically, or N workers overshoot the target
+            ask = None if self.plan.trials is not None else self.claim
+            if self.plan.engine == "population":
+                self.population(left=left, ask=ask)
+            else:
+                trial = ask() if ask is not None else None
+                if ask is not None and trial is None:
+                    continue  # another worker took the last slot
+                self.record(run_trial(self.study, self.space, self.tracker, trial=trial))
+
+    def out_of_time(self) -> bool:
+        budget = self.plan.budget
+        return budget is not None and time.perf_counter() - self.started >= budget
+
+    def stop_now(self) -> bool:
+        return self.out_of_time() or bool(self.user_stop and self.user_stop())
+
+    def remaining(self) -> int:
+        if self.plan.trials is not None:
+            return self.plan.trials - len(self.reports)
+        return self.plan.target - accounted_trials(self.study)
+
+    def record(self, report: TrialReport) -> None:
+        self.reports.append(report)
+        self.view.trial_done(report, _best(self.study))
         # The parent's summary costs several MLflow writes: at most every few seconds
-        # (populations end many trials per epoch); the final one is in ``finally``.
-        if time.perf_counter() - parent_updated[0] >= PARENT_UPDATE_SECONDS:
-            update_parent(study, tracker)
-            parent_updated[0] = time.perf_counter()
+        # (populations end many trials per epoch); the final one is in ``run``.
+        if time.perf_counter() - self.parent_updated >= PARENT_UPDATE_SECONDS:
+            update_parent(self.study, self.tracker)
+            self.parent_updated = time.perf_counter()
 
-    def claim() -> optuna.Trial | None:
-        claimed = claim_trials(study, store, space, target, 1)
+    def claim(self) -> optuna.Trial | None:
+        claimed = claim_trials(self.study, self.store, self.space, self.plan.target, 1)
         return claimed[0] if claimed else None
 
-    interrupted = False
-    done = 0 if trials is not None else min(accounted_trials(study), target)
-    view.start(study.study_name, target, _best(study), completed=done)
-    try:
-        with interrupts_remembered():  # a Ctrl-C that a library turns into an error too
-            while not stop_now():
-                if (left := remaining()) <= 0:
-                    # Topped up, but trials may still run in other workers: if one of them
-                    # dies, its retry is queued and must run before the study is done.
-                    if trials is not None or not wait_for_running(study, tracker, stop_now):
-                        break
-                    left = 1
-                reap_stale(study, tracker)
-                warm_up()
-                # topping up: count and ask atomically, or N workers overshoot the target
-                ask = None if trials is not None else claim
-                if engine == "population":
-                    _population(
-                        study, space, tracker, size, left, remaining, trials, stop_now, record, ask
-                    )
-                else:
-                    trial = ask() if ask is not None else None
-                    if ask is not None and trial is None:
-                        continue  # another worker took the last slot
-                    record(run_trial(study, space, tracker, trial=trial))
-        timed_out = out_of_time() and remaining() > 0
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        view.stop()
-        update_parent(study, tracker, with_table=True)
-        tracker.end_parent()
-    return SweepSummary(
-        study.study_name,
-        tuple(reports),
-        interrupted,
-        time.perf_counter() - started,
-        timed_out=timed_out,
-    )
+    def population(self, *, left: int, ask: Callable[[], optuna.Trial | None] | None) -> None:
+        """The population engine's turn of the loop: up to the cohort size (default: the
+        machine's limit) trials live in slots, asked one at a time as slots free (through
+        ``ask`` when given: the atomic top-up), until ``left`` more trials have been asked
+        and :meth:`remaining` wants no more."""
+        from sweeps.run.cohort import default_cohort_size
+        from sweeps.run.population import run_population
 
+        topping_up = self.plan.trials is None
 
-def _population(
-    study: optuna.Study,
-    space: SearchSpace,
-    tracker: Tracker,
-    size: int | None,
-    left: int,
-    remaining: Callable[[], int],
-    trials: int | None,
-    stop: Callable[[], bool] | None,
-    record: Callable[[TrialReport], None],
-    ask: Callable[[], optuna.Trial | None] | None,
-) -> None:
-    """The population engine's turn of the loop: up to ``size`` (default: the machine's
-    limit) trials live in slots, asked one at a time as slots free (through ``ask`` when
-    given: the atomic top-up), until ``left`` more trials have been asked and
-    ``remaining()`` wants no more."""
-    from sweeps.run.population import default_cohort_size, run_population
+        def wanted(asked: int, live: int) -> int:
+            # --trials N counts reported trials; the top-up counts running ones already
+            more = self.remaining() - (0 if topping_up else live)
+            return max(more, left - asked)
 
-    def wanted(asked: int, live: int) -> int:
-        # --trials N counts reported trials; the top-up counts running ones already
-        more = remaining() - (live if trials is not None else 0)
-        return max(more, left - asked)
-
-    k = min(size or default_cohort_size(space), max(left, remaining()))
-    run_population(
-        study, space, tracker, None, k, wanted=wanted, stop=stop, on_report=record, ask=ask
-    )
+        size = self.plan.cohort_size or default_cohort_size(self.space)
+        k = min(size, max(left, self.remaining()))
+        study, space, tracker = self.study, self.space, self.tracker
+        stop, record = self.stop_now, self.record
+        run_population(
+            study, space, tracker, None, k, wanted=wanted, stop=stop, on_report=record, ask=ask
+        )
 
 
 def _best(study: optuna.Study) -> tuple[int, float] | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -13,6 +12,8 @@ from sweeps.run.diagnosis import diagnosis_artifacts, diagnosis_tags, warning_li
 from sweeps.store import Store
 from sweeps.store.schema import ARTIFACT_PARAMS, ATTR_TEST_ACCURACY, ROLE_TRAIN, TAG_ROLE
 from trainer.config import TrainConfig
+from trainer.preflight import PreflightWarning
+from trainer.results import EpochRecord, TrainResult
 
 TRAIN_EXPERIMENT = "sweeps-train"
 
@@ -23,7 +24,7 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}f}" if math.isfinite(value) else str(value)
 
 
-def epoch_line(record: Any) -> str:
+def epoch_line(record: EpochRecord) -> str:
     return (
         f"epoch {record.epoch:>3}  loss {_fmt(record.loss)}  acc {_fmt(record.accuracy)}  "
         f"val_loss {_fmt(record.val_loss)}  val_acc {_fmt(record.val_accuracy)}  "
@@ -37,14 +38,14 @@ def run_train(
     console: Console,
     quiet: bool = False,
     store: Store | None = None,
-) -> Any:
+) -> TrainResult:
     """Train ``config``, print progress and the outcome, log to MLflow when ``store``."""
-    from sweeps.run.datacheck import check_batch_size
     from trainer.data import load_dataset
+    from trainer.population import check_batch_fits
     from trainer.training import train
 
     dataset = load_dataset(config.dataset)
-    check_batch_size(config, dataset)  # before an MLflow run exists
+    check_batch_fits(config, dataset)  # before an MLflow run exists
     tracker = run_id = None
     if store is not None:
         from sweeps.store import Tracker
@@ -59,14 +60,14 @@ def run_train(
             f"on {dataset.name}"
         )
 
-    def on_epoch(record: Any) -> bool:
+    def on_epoch(record: EpochRecord) -> bool:
         if not quiet:
             console.print(epoch_line(record))
         if tracker is not None and run_id is not None:
             tracker.log_epoch(run_id, record.epoch, record.metrics())
         return False
 
-    def on_preflight(warnings: Any) -> None:
+    def on_preflight(warnings: tuple[PreflightWarning, ...]) -> None:
         for line in warning_lines(warnings):  # printed even with --quiet: never silent
             console.print(f"[yellow]{escape(line)}[/yellow]", soft_wrap=True)
 
@@ -84,18 +85,7 @@ def run_train(
         raise
     if result.divergence is not None and not quiet:
         console.print(epoch_line(result.history[-1]))
-    final = result.final
-    style = {"ok": "green", "diverged": "red"}.get(result.outcome.label, "yellow")
-    console.print(
-        f"outcome: [{style}]{result.outcome.label}[/{style}] — {escape(result.outcome.reason)}"
-    )
-    if len(result.outcome.labels) > 1:
-        console.print(f"labels: {', '.join(result.outcome.labels)}")
-    console.print(
-        f"test accuracy {_fmt(result.test_accuracy)} (chance {_fmt(result.chance_accuracy)}), "
-        f"val accuracy {_fmt(final.val_accuracy if final else None)}, "
-        f"{result.epochs_run} epoch(s), {result.wall_time:.1f}s"
-    )
+    print_outcome(console, result)
     if tracker is not None and run_id is not None:
         tracker.finish_trial(
             run_id,
@@ -111,3 +101,19 @@ def run_train(
         )
         console.print(f"mlflow run {run_id} (experiment '{TRAIN_EXPERIMENT}')")
     return result
+
+
+def print_outcome(console: Console, result: TrainResult) -> None:
+    """The run's outcome, its other labels, and its accuracies (printed even with --quiet)."""
+    final = result.final
+    style = {"ok": "green", "diverged": "red"}.get(result.outcome.label, "yellow")
+    console.print(
+        f"outcome: [{style}]{result.outcome.label}[/{style}] — {escape(result.outcome.reason)}"
+    )
+    if len(result.outcome.labels) > 1:
+        console.print(f"labels: {', '.join(result.outcome.labels)}")
+    console.print(
+        f"test accuracy {_fmt(result.test_accuracy)} (chance {_fmt(result.chance_accuracy)}), "
+        f"val accuracy {_fmt(final.val_accuracy if final else None)}, "
+        f"{result.epochs_run} epoch(s), {result.wall_time:.1f}s"
+    )

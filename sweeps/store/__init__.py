@@ -3,26 +3,26 @@
 Each command resolves one :class:`Store` and passes it down; ``store.optuna`` and
 ``store.mlflow`` open each backend once. :class:`Tracker` is the only code that talks to
 MLflow; :mod:`sweeps.store.schema` spells every stored key once.
+
+Imports point one way, down this list: ``_optuna`` (studies and trials) and ``_mlflow``
+(the tracker and run reads) use ``_locations`` (the :class:`Store` value and its two
+openers, the study lock), which uses ``_heartbeat`` (dead-worker timing and retries),
+``_locks`` (database and file locks) and ``_urls`` (masking passwords in URLs and errors);
+``_writer``, ``_template``, ``_pruners`` and ``schema`` import none of them.
 """
 
-from sweeps.store._locations import (
-    DEFAULT_ROOT,
+from sweeps.store._heartbeat import (
     ENV_GRACE_PERIOD,
     ENV_HEARTBEAT_INTERVAL,
     GRACE_PERIOD,
     HEARTBEAT_INTERVAL,
-    Store,
     heartbeat_settings,
-    init_lock,
-    redact,
-    resolve_store,
-    scrub,
-    study_lock,
-    with_pg_driver,
+    retry_callback,
 )
+from sweeps.store._locations import DEFAULT_ROOT, Store, connect, resolve_store, study_lock
+from sweeps.store._locks import init_lock
 from sweeps.store._mlflow import (
     Tracker,
-    connect,
     find_experiment_id,
     find_parent_run,
     kill_if_running,
@@ -43,7 +43,6 @@ from sweeps.store._optuna import (
     pareto_front,
     primary_value,
     report_values,
-    retry_callback,
     set_many_user_attrs,
     set_user_attrs,
     state_counts,
@@ -52,6 +51,7 @@ from sweeps.store._optuna import (
     trial_params,
     trials_frame,
 )
+from sweeps.store._urls import redact, scrub, with_pg_driver
 
 __all__ = [
     "DEFAULT_ROOT",

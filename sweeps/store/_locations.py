@@ -1,22 +1,19 @@
-"""Where studies and runs live: the local ``mlruns/`` default, or a database and a server;
-and the one opening of each backend per command (``Store.optuna``, ``Store.mlflow``).
+"""Where studies and runs live (:class:`Store`): the local ``mlruns/`` default, or a
+database and a server; and the one opening of each backend per command (``Store.optuna``,
+``Store.mlflow``), whose openers live here beside it.
 
 Default (nothing to start): ``mlruns/mlflow.db`` (MLflow's SQLite backend),
 ``mlruns/artifacts/`` (artifacts) and ``mlruns/optuna.journal`` (Optuna's journal file
 storage, which several local processes can share safely through a file lock; SQLite
 would fail with "database is locked"). ``--storage postgresql://...`` switches Optuna to
-``RDBStorage`` with heartbeats; ``--tracking-uri http://...`` to an MLflow server.
-
-Heartbeats: every ``SWEEPS_HEARTBEAT_INTERVAL`` seconds (default 10) a running trial is
-marked alive; one silent for ``SWEEPS_GRACE_PERIOD`` seconds (default 30) is failed as
-stale and retried. The first process to open a fresh database creates its tables while
-holding a lock (a PostgreSQL/MySQL advisory lock, a file lock for SQLite), so any number
-of workers may start at once.
+``RDBStorage`` with heartbeats (:mod:`sweeps.store._heartbeat`); ``--tracking-uri
+http://...`` to an MLflow server. The first process to open a fresh database creates its
+tables while holding a lock (:func:`~sweeps.store._locks.init_lock`), so any number of
+workers may start at once.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,15 +21,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from sweeps.errors import UserError
+from sweeps.store._heartbeat import heartbeat_settings, retry_callback
+from sweeps.store._locks import file_lock, init_lock
+from sweeps.store._urls import failing_as, redact, with_pg_driver
 
 DEFAULT_ROOT = Path("mlruns")
-HEARTBEAT_INTERVAL = 10
-GRACE_PERIOD = 30
-ENV_HEARTBEAT_INTERVAL = "SWEEPS_HEARTBEAT_INTERVAL"
-ENV_GRACE_PERIOD = "SWEEPS_GRACE_PERIOD"
 
 
 @dataclass(frozen=True)
@@ -55,15 +50,11 @@ class Store:
     def optuna(self) -> Any:
         """The Optuna storage, opened on first use and then shared by everything the
         command does with this store (one connection pool, one journal reader)."""
-        from sweeps.store._optuna import open_storage
-
         return open_storage(self)
 
     @cached_property
     def mlflow(self) -> Any:
         """The ``MlflowClient``, connected (and checked) on first use, then shared."""
-        from sweeps.store._mlflow import connect
-
         return connect(self)
 
 
@@ -95,103 +86,6 @@ def resolve_store(
     return Store(base, storage, tracking_uri, artifact_root)
 
 
-def with_pg_driver(url: str) -> str:
-    """``postgresql://`` -> ``postgresql+psycopg2://`` when only psycopg2 is installed.
-
-    SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3; this project installs
-    psycopg2 (``psycopg2-binary``), so the plain URLs of the README would fail to load
-    a driver. An explicit ``postgresql+driver://`` is left alone.
-    """
-    import importlib.util
-
-    if not url.startswith("postgresql://") or importlib.util.find_spec("psycopg") is not None:
-        return url
-    if importlib.util.find_spec("psycopg2") is None:
-        return url
-    return "postgresql+psycopg2://" + url.removeprefix("postgresql://")
-
-
-def heartbeat_settings() -> tuple[int, int]:
-    """``(interval, grace period)`` in seconds, from the environment or the defaults."""
-    values = []
-    for name, default in (
-        (ENV_HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL),
-        (ENV_GRACE_PERIOD, GRACE_PERIOD),
-    ):
-        raw = os.environ.get(name, "").strip()
-        if not raw:
-            values.append(default)
-            continue
-        try:
-            value = int(raw)
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise UserError(f"{name}: must be a whole number of seconds >= 1, got {raw!r}")
-        values.append(value)
-    interval, grace = values
-    if grace <= interval:
-        raise UserError(
-            f"{ENV_GRACE_PERIOD}: must be longer than the heartbeat interval ({interval}s), "
-            f"got {grace}"
-        )
-    return interval, grace
-
-
-@contextmanager
-def init_lock(url: str, name: str) -> Iterator[None]:
-    """Serialise first-time table creation on a database shared by several processes.
-
-    PostgreSQL and MySQL: a server-side advisory lock (works across machines); SQLite:
-    an exclusive ``flock`` on ``<file>.lock`` beside the database. Held only while the
-    storage or tracking store is opened, so concurrent starts just queue for a moment.
-    """
-    if url.startswith("sqlite:///"):
-        path = url.removeprefix("sqlite:///").split("?", 1)[0]
-        if not path or path == ":memory:":
-            yield
-            return
-        import fcntl
-
-        lock_path = Path(path).with_name(Path(path).name + ".lock")
-        if not lock_path.parent.is_dir():  # nothing to share yet; creating dirs is not ours
-            yield
-            return
-        with open(lock_path, "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
-        return
-    if not url.startswith(("postgresql", "mysql")):
-        yield
-        return
-    import sqlalchemy
-    from sqlalchemy.pool import NullPool
-
-    key = f"sweeps-init-{name}"
-    connect_args = {"connect_timeout": 10} if url.startswith("postgresql") else {}
-    engine = sqlalchemy.create_engine(url, poolclass=NullPool, connect_args=connect_args)
-    try:
-        with engine.connect() as conn:
-            if url.startswith("postgresql"):
-                lock = sqlalchemy.text("SELECT pg_advisory_lock(hashtext(:k))")
-                unlock = sqlalchemy.text("SELECT pg_advisory_unlock(hashtext(:k))")
-            else:
-                lock = sqlalchemy.text("SELECT GET_LOCK(:k, 120)")
-                unlock = sqlalchemy.text("SELECT RELEASE_LOCK(:k)")
-            conn.execute(lock, {"k": key})
-            conn.commit()
-            try:
-                yield
-            finally:
-                conn.execute(unlock, {"k": key})
-                conn.commit()
-    finally:
-        engine.dispose()
-
-
 @contextmanager
 def study_lock(store: Store, study: str) -> Iterator[None]:
     """Hold the study's lock, across processes and (on a database) machines: what makes a
@@ -202,34 +96,94 @@ def study_lock(store: Store, study: str) -> Iterator[None]:
         with init_lock(store.storage_url, f"topup-{study}"):
             yield
         return
-    import fcntl
-
     journal = Path(store.storage_url.removeprefix("journal:"))
-    with open(journal.with_name(journal.name + ".topup.lock"), "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with file_lock(journal.with_name(journal.name + ".topup.lock")):
+        yield
 
 
-def redact(url: str) -> str:
-    """Hide a password in a URL (or in text holding URLs) so it never reaches logs,
-    printed output or MLflow params."""
-    return re.sub(r"(://[^:/@\s]+):[^/\s]*@", r"\1:***@", url)
+def open_storage(store: Store) -> Any:
+    """Open the Optuna storage (``store.optuna`` calls this once per store).
+
+    RDB storages get heartbeats so dead workers are detected."""
+    import warnings
+
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    if not store.is_rdb:
+        path = store.storage_url.removeprefix("journal:")
+        return JournalStorage(JournalFileBackend(path))
+    interval, grace = heartbeat_settings()
+    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if store.storage_url.startswith("postgresql"):
+        engine_kwargs["connect_args"] = {"connect_timeout": 10}
+    with (
+        failing_as("--storage", store.storage_url, "cannot connect"),
+        init_lock(store.storage_url, "optuna"),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(
+            store.storage_url,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=interval,
+            grace_period=grace,
+            heartbeat_stale_trial_callback=retry_callback(),
+        )
 
 
-def scrub(text: str, *urls: str) -> str:
-    """:func:`redact` ``text``, and also remove the passwords of ``urls`` wherever a
-    driver repeated them in a message (raw or percent-decoded)."""
-    text = redact(text)
-    for url in urls:
-        try:
-            password = urlsplit(url).password
-        except ValueError:
-            password = None
-        if password:
-            for secret in {password, unquote(password)}:
-                if len(secret) >= 3:
-                    text = text.replace(secret, "***")
-    return text
+def connect(store: Store) -> Any:
+    """An ``MlflowClient`` on the store, checked with one read; a one-line
+    :class:`UserError` naming the (masked) URI when MLflow cannot be reached
+    (``store.mlflow`` calls this once per store).
+
+    The first process on a fresh database creates MLflow's tables as its client opens
+    the store: under :func:`~sweeps.store.init_lock`, one process at a time. A new local
+    SQLite database starts as a copy of a pre-migrated template (see
+    :mod:`sweeps.store._template`), which spares MLflow's migrations.
+    """
+    import os
+
+    import mlflow
+
+    # Against a server MLflow prints "View run ... at URL" for every run it ends: one per
+    # trial, drowning the progress lines; the run ids are in the trials table anyway.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    uri = store.tracking_uri
+    with failing_as("--tracking-uri", uri, "cannot open MLflow"):
+        if uri.startswith(("http://", "https://")):
+            _probe_server(uri)
+        with init_lock(uri, "mlflow"):
+            mlflow.set_tracking_uri(uri)
+            return _open_client(uri)
+
+
+def _open_client(uri: str) -> Any:
+    """The client, checked with one read; a new local database is first seeded from the
+    template (:func:`~sweeps.store._template.seed_from_template`)."""
+    from mlflow import MlflowClient
+
+    from sweeps.store._template import seed_from_template
+
+    seed_from_template(uri)
+    client = MlflowClient(tracking_uri=uri)
+    client.search_experiments(max_results=1)
+    return client
+
+
+def _probe_server(uri: str) -> None:
+    """Fail in seconds, not minutes of MLflow's HTTP retries, when no server answers."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    host = parts.hostname or "localhost"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=5):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UserError(
+            f"--tracking-uri {redact(uri)}: no MLflow server at {host}:{port} ({reason})"
+        ) from None

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from sweeps.errors import UserError
-from sweeps.store._locations import Store, init_lock, redact, scrub
+from sweeps.store._locations import Store
+from sweeps.store._locks import init_lock
+from sweeps.store._urls import failing_as
 from sweeps.store._writer import Writer, retrying
 from sweeps.store.schema import (
     ARTIFACT_TRIALS,
@@ -55,15 +57,12 @@ class Tracker:
         self.writer = Writer(self.client, name=f"sweeps-mlflow-{study_name}")
         self._creator: ThreadPoolExecutor | None = None  # start_trial_soon's thread
         uri = store.tracking_uri
-        try:
-            with init_lock(uri, "mlflow"):  # concurrent workers converge on one of each
-                self.experiment_id = self._experiment()
-                self.parent_run_id: str = self._parent_run()
-        except UserError:
-            raise
-        except Exception as exc:
-            msg = scrub(" ".join(str(exc).split()), uri)[:200]
-            raise UserError(f"--tracking-uri {redact(uri)}: cannot open MLflow ({msg})") from None
+        with (
+            failing_as("--tracking-uri", uri, "cannot open MLflow"),
+            init_lock(uri, "mlflow"),  # concurrent workers converge on one of each
+        ):
+            self.experiment_id = self._experiment()
+            self.parent_run_id: str = self._parent_run()
 
     def _experiment(self) -> str:
         exp = self.client.get_experiment_by_name(self.study_name)
@@ -391,67 +390,6 @@ def _parent_runs(client: Any, experiment_id: str) -> list[Any]:
 def log_text(store: Store, run_id: str, text: str, artifact_file: str) -> None:
     """Attach a text artifact to any run of the store (report pages, curves)."""
     store.mlflow.log_text(run_id, text, artifact_file)
-
-
-def connect(store: Store) -> Any:
-    """An ``MlflowClient`` on the store, checked with one read; a one-line
-    :class:`UserError` naming the (masked) URI when MLflow cannot be reached.
-
-    The first process on a fresh database creates MLflow's tables as its client opens
-    the store: under :func:`~sweeps.store.init_lock`, one process at a time. A new local
-    SQLite database starts as a copy of a pre-migrated template (see
-    :mod:`sweeps.store._template`), which spares MLflow's migrations.
-    """
-    import os
-
-    import mlflow
-
-    # Against a server MLflow prints "View run ... at URL" for every run it ends: one per
-    # trial, drowning the progress lines; the run ids are in the trials table anyway.
-    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    uri = store.tracking_uri
-    try:
-        if uri.startswith(("http://", "https://")):
-            _probe_server(uri)
-        with init_lock(uri, "mlflow"):
-            mlflow.set_tracking_uri(uri)
-            return _open_client(uri)
-    except UserError:
-        raise
-    except Exception as exc:
-        msg = scrub(" ".join(str(exc).split()), uri)[:200]
-        raise UserError(f"--tracking-uri {redact(uri)}: cannot open MLflow ({msg})") from None
-
-
-def _open_client(uri: str) -> Any:
-    """The client, checked with one read; a new local database is first seeded from the
-    template (:func:`~sweeps.store._template.seed_from_template`)."""
-    from mlflow import MlflowClient
-
-    from sweeps.store._template import seed_from_template
-
-    seed_from_template(uri)
-    client = MlflowClient(tracking_uri=uri)
-    client.search_experiments(max_results=1)
-    return client
-
-
-def _probe_server(uri: str) -> None:
-    """Fail in seconds, not minutes of MLflow's HTTP retries, when no server answers."""
-    import socket
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(uri)
-    host = parts.hostname or "localhost"
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((host, port), timeout=5):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise UserError(
-            f"--tracking-uri {redact(uri)}: no MLflow server at {host}:{port} ({reason})"
-        ) from None
 
 
 def _artifact_location(store: Store, study_name: str) -> str | None:

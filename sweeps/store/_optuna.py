@@ -3,7 +3,6 @@ from their trials (counts, the best trial, the trials table)."""
 
 from __future__ import annotations
 
-import copy
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -13,18 +12,16 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeps.errors import UserError
-from sweeps.store._locations import Store, heartbeat_settings, init_lock, redact, scrub
+from sweeps.store._locations import Store
 from sweeps.store._pruners import PeerPercentilePruner
 from sweeps.store.schema import (
     ATTR_EPOCHS_RUN,
     ATTR_OUTCOME,
-    ATTR_OWNER,
     ATTR_PARAMS,
     ATTR_REASON,
     ATTR_RUN_ID,
     ATTR_TEST_ACCURACY,
     ATTR_WALL_TIME,
-    ATTR_WORKER,
     STUDY_METRIC,
     STUDY_METRICS,
     STUDY_SPACE,
@@ -50,59 +47,6 @@ if TYPE_CHECKING:
 def optuna_storage(store: Store) -> Any:
     """The store's Optuna storage, opened once per :class:`Store` (``store.optuna``)."""
     return store.optuna
-
-
-MAX_RETRY = 3
-"""A trial whose process died is retried at most this many times (both stores)."""
-
-
-class _Retry(optuna.storages.RetryHeartbeatStaleTrialCallback):
-    """Optuna's retry, less the dead trial's owner and ending: the retry is nobody's
-    until a worker asks it (otherwise a reaper could judge it by the dead owner)."""
-
-    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        trial = copy.deepcopy(trial)
-        trial.user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in _NOT_INHERITED}
-        super().__call__(study, trial)
-
-
-_NOT_INHERITED = (ATTR_OWNER, ATTR_WORKER, ATTR_OUTCOME, ATTR_REASON)
-
-
-def retry_callback() -> optuna.storages.RetryHeartbeatStaleTrialCallback:
-    """What queues the retry of a dead trial: the storage's callback on RDB storages, called
-    by :mod:`sweeps.run.liveness` itself on the journal store (same attrs, same history)."""
-    return _Retry(max_retry=MAX_RETRY)
-
-
-def open_storage(store: Store) -> Any:
-    """Open the Optuna storage (``store.optuna`` calls this once per store).
-
-    RDB storages get heartbeats so dead workers are detected."""
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-    if not store.is_rdb:
-        path = store.storage_url.removeprefix("journal:")
-        return JournalStorage(JournalFileBackend(path))
-    interval, grace = heartbeat_settings()
-    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
-    if store.storage_url.startswith("postgresql"):
-        engine_kwargs["connect_args"] = {"connect_timeout": 10}
-    try:
-        with init_lock(store.storage_url, "optuna"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                store.storage_url,
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=interval,
-                grace_period=grace,
-                heartbeat_stale_trial_callback=retry_callback(),
-            )
-    except UserError:
-        raise
-    except Exception as exc:  # sqlalchemy OperationalError, ArgumentError, ...
-        msg = scrub(" ".join(str(exc).split()), store.storage_url)[:200]
-        raise UserError(f"--storage {redact(store.storage_url)}: cannot connect ({msg})") from None
 
 
 def make_sampler(

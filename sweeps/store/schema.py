@@ -1,9 +1,9 @@
 """The stored schema: every key we write into Optuna and MLflow, spelled once.
 
-Optuna study user attributes (``STUDY_*``), trial user attributes (``ATTR_*``) and
-MLflow run tags (``TAG_*``). Readers (status, report, export, stability, doctor) and
-writers (the trial session, the tracker) import these names; a key spelled as a literal
-anywhere else is a bug waiting for a rename.
+Optuna study user attributes (``STUDY_*``), trial user attributes (``ATTR_*``), MLflow
+run tags (``TAG_*``) and artifact names (``ARTIFACT_*``). Readers (status, report,
+export, stability, doctor) and writers (the trial session, the tracker) import these
+names; a key spelled as a literal anywhere else is a bug waiting for a rename.
 """
 
 from __future__ import annotations
@@ -44,6 +44,10 @@ ATTR_WORKER = "worker"
 ATTR_OWNER = "owner"
 """``{"host", "pid", "started"}`` of the process running the trial; ``started`` is the
 process start time (``/proc/<pid>/stat``), so a reused pid is not taken for the owner."""
+ATTR_DOCTOR_CHANGE = "doctor.change"
+"""``sweeps doctor``: the probe's change (``activation: linear -> sigmoid``, ``(as given)``)."""
+ATTR_DOCTOR_FACTOR = "doctor.factor"
+"""``sweeps doctor``: the factor the probe changed (``activation``, ..., or ``baseline``)."""
 
 # -- MLflow tags ----------------------------------------------------------------------------
 TAG_STUDY = "sweeps.study"
@@ -66,6 +70,18 @@ TAG_BEST_PARAMS = "sweeps.best_params"
 TAG_COUNT = "sweeps.count."
 """Prefix: trials per Optuna state on the parent run (``sweeps.count.complete``, ...)."""
 TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
+TAG_DOCTOR_CHANGE = "sweeps.doctor.change"
+"""``sweeps doctor``, on each probe's run: as :data:`ATTR_DOCTOR_CHANGE`."""
+TAG_DOCTOR_FACTOR = "sweeps.doctor.factor"
+"""``sweeps doctor``, on each probe's run: as :data:`ATTR_DOCTOR_FACTOR`."""
+TAG_DOCTOR_BASELINE = "sweeps.doctor.baseline"
+"""``sweeps doctor``, on the parent run: the outcome of the config as given."""
+TAG_DOCTOR_FIXES = "sweeps.doctor.fixes"
+"""``sweeps doctor``, on the parent run: the changes that fix it, ``; ``-separated."""
+TAG_STABILITY_PREDICTORS = "sweeps.stability.predictors"
+"""``sweeps status --stability``, on the parent run: the top predictors of divergence."""
+TAG_STABILITY_DIVERGED = "sweeps.stability.diverged"
+"""``sweeps status --stability``, on the parent run: ``diverged/finished`` trials."""
 
 ROLE_PARENT = "parent"
 ROLE_TRIAL = "trial"
@@ -82,3 +98,7 @@ ARTIFACT_ERROR = "error.txt"
 ARTIFACT_TRIALS = "trials.csv"
 ARTIFACT_REPORT = "report.html"
 ARTIFACT_CURVE = "learning_curve.html"
+ARTIFACT_DOCTOR_TABLE = "doctor.csv"
+ARTIFACT_DOCTOR_JSON = "doctor.json"
+ARTIFACT_STABILITY_MAP = "stability.csv"
+ARTIFACT_STABILITY_JSON = "stability.json"

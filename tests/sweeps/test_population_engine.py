@@ -11,13 +11,8 @@ from mlflow import MlflowClient
 from optuna.trial import TrialState
 
 import trainer.population
-from sweeps.run.population import (
-    MAX_COHORT,
-    can_use_population,
-    default_cohort_size,
-    run_population,
-    subcohort_count,
-)
+from sweeps.run.cohort import MAX_COHORT, can_use_population, default_cohort_size, subcohort_count
+from sweeps.run.population import run_population
 from sweeps.run.session import TrialReport
 from sweeps.space import SearchSpace, parse_space
 from sweeps.store import Store, Tracker, open_study, resolve_store
@@ -345,7 +340,8 @@ def test_can_use_population() -> None:
 
 
 def test_default_cohort_size() -> None:
-    nielsen = TrainConfig(hidden_layers=(30,), batch_size=10, dataset="mnist")
+    # sizes are read from the data: mnist-mini has full MNIST's 784 features, 10 classes
+    nielsen = TrainConfig(hidden_layers=(30,), batch_size=10, dataset="mnist-mini")
     assert default_cohort_size(nielsen) == MAX_COHORT
     assert default_cohort_size(nielsen.to_dict()) == MAX_COHORT
     big = nielsen.replace(hidden_layers=[1000, 1000])

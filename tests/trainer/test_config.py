@@ -23,6 +23,7 @@ from trainer.config import (
     OUTPUT_ACTIVATIONS,
     WEIGHT_INITS,
     ConfigError,
+    Problem,
     TrainConfig,
     validate_field,
 )
@@ -140,7 +141,10 @@ BAD_VALUES: list[tuple[str, Any, str]] = [
 def test_bad_value_is_reported_as_field_rule_got_value(
     field: str, value: Any, message: str
 ) -> None:
-    assert validate_field(field, value) == (None, message)
+    normalised, problem = validate_field(field, value)
+    assert normalised is None and problem is not None
+    assert (problem.field, str(problem)) == (field, message)  # a value: field and rule
+    assert problem.rule == message.removeprefix(f"{field}: ")
     assert problems_of({field: value}) == [message]
     with pytest.raises(ConfigError, match="^" + re.escape(message) + "$"):
         TrainConfig().replace(**{field: value})
@@ -201,9 +205,10 @@ def test_every_listed_choice_is_accepted(field: str, choices: tuple[str, ...]) -
 
 def test_ints_are_never_bools_and_bools_never_numbers() -> None:
     for field in ("batch_size", "epochs", "seed"):
-        assert validate_field(field, True)[1] == f"{field}: must be an integer, got True"
+        assert str(validate_field(field, True)[1]) == f"{field}: must be an integer, got True"
     for field in ("learning_rate", "momentum", "weight_init_scale", "bias_init_scale"):
-        assert validate_field(field, False)[1] == f"{field}: must be a finite number, got False"
+        problem = validate_field(field, False)[1]
+        assert str(problem) == f"{field}: must be a finite number, got False"
 
 
 # --------------------------------------------------------------------------- reporting
@@ -217,7 +222,7 @@ def test_unknown_key_suggests_the_closest_field() -> None:
         "batchsize: unknown parameter; did you mean 'batch_size'?"
     ]
     assert problems_of({"xyz": 1}) == ["xyz: unknown parameter"]
-    assert validate_field("lr", 0.1) == (None, "lr: unknown parameter")
+    assert validate_field("lr", 0.1) == (None, Problem("lr", "unknown parameter"))
 
 
 def test_several_problems_are_reported_together() -> None:
@@ -247,9 +252,9 @@ def test_non_mapping_params_are_rejected() -> None:
 
 
 def test_config_error_copies_its_problem_list() -> None:
-    problems = ["a: rule, got 1"]
+    problems = [Problem("a", "rule, got 1")]
     error = ConfigError(problems)
-    problems.append("b: rule, got 2")
+    problems.append(Problem("b", "rule, got 2"))
     assert error.problems == ["a: rule, got 1"]
     assert str(error) == "a: rule, got 1"
 

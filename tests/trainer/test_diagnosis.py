@@ -22,10 +22,11 @@ from trainer.outcome import (
     SATURATED_THRESHOLD,
     Divergence,
     Outcome,
+    RunEvidence,
     classify,
 )
-from trainer.population import train_population
-from trainer.training import EpochRecord, TrainResult, train
+from trainer.results import EpochRecord, TrainResult
+from trainer.training import train, train_population
 
 
 @pytest.fixture(scope="module")
@@ -298,7 +299,7 @@ def _classify(**kw: Any) -> Outcome:
         "biases": [np.zeros(3), np.zeros(2)],
         "last_grad_norm": 0.5,
     }
-    return classify(**{**base, **kw})
+    return classify(RunEvidence(**{**base, **kw}))
 
 
 def test_precedence_keeps_every_label_in_order() -> None:

@@ -16,6 +16,7 @@ from trainer.outcome import (
     STUCK_MARGIN,
     Divergence,
     Outcome,
+    RunEvidence,
     classify,
     explosion,
     gradient_scale,
@@ -44,7 +45,9 @@ def run(**overrides: Any) -> Outcome:
         "last_grad_norm": 0.5,
     }
     args.update(overrides)
-    return classify(**args)
+    margin = args.pop("margin", None)
+    evidence = RunEvidence(**args)
+    return classify(evidence) if margin is None else classify(evidence, margin=margin)
 
 
 # --------------------------------------------------------------------------- Divergence

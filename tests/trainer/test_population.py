@@ -28,8 +28,9 @@ from trainer.config import (
 )
 from trainer.data import Dataset
 from trainer.model import build_model
-from trainer.population import Population, shape_key, train_population
-from trainer.training import TrainResult, train
+from trainer.population import Population, shape_key
+from trainer.results import TrainResult
+from trainer.training import train, train_population
 
 LOSS_RTOL, LOSS_ATOL = 1e-4, 1e-5
 WEIGHT_RTOL, WEIGHT_ATOL = 1e-4, 1e-5
@@ -243,8 +244,8 @@ def test_initial_weights_equal_the_keras_model(
     for k, config in enumerate(configs):
         model = build_model(config, small.num_features, small.num_classes)
         for layer, dense in enumerate(model.layers):
-            np.testing.assert_array_equal(pop.kernels[layer].numpy()[k], dense.kernel.numpy())
-            np.testing.assert_array_equal(pop.biases[layer].numpy()[k], dense.bias.numpy())
+            np.testing.assert_array_equal(pop.graph.kernels[layer].numpy()[k], dense.kernel.numpy())
+            np.testing.assert_array_equal(pop.graph.biases[layer].numpy()[k], dense.bias.numpy())
 
 
 # --------------------------------------------------------------------------- equivalence
@@ -276,12 +277,12 @@ def test_an_xla_compiled_population_trains_as_alone(small: Dataset) -> None:
 
 
 def test_xla_is_chosen_for_long_runs_of_small_populations(small: Dataset) -> None:
-    from trainer import population as module
+    from trainer import graph as module
 
     pop = Population(BASE, 2, dataset=small)
     assert not pop._xla()  # 1800 examples x 2 epochs
-    long = Population(BASE.replace(epochs=math.ceil(module._XLA_MIN_EXAMPLES / 1800)), 2)
-    assert long._xla() and not long._xla(module._XLA_MAX_SIZE + 1)
+    long = Population(BASE.replace(epochs=math.ceil(module.XLA_MIN_EXAMPLES / 1800)), 2)
+    assert long._xla() and not long._xla(module.XLA_MAX_SIZE + 1)
     assert Population(BASE, 2, dataset=small, jit=True)._xla()
 
 
@@ -555,7 +556,7 @@ def test_a_diverging_member_frees_its_slot_at_the_epoch_boundary(small: Dataset)
     assert_same_run(results[0], solo(healthy, small), small)
     assert_same_run(results[2], solo(follower, small), small)
     assert pop.live == 0
-    for var in pop.variables:  # freed slots hold zeros, not the diverged member's weights
+    for var in pop.graph.variables:  # freed slots hold zeros, not the diverged member's weights
         assert not np.any(var.numpy())
 
 

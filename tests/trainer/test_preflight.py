@@ -16,9 +16,9 @@ from trainer.preflight import (
     check_config,
     check_initial_loss,
     expected_initial_loss,
-    preflight,
     run_checks,
 )
+from trainer.training import preflight
 
 
 def cfg(**params: Any) -> TrainConfig:

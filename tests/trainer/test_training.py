@@ -19,7 +19,8 @@ from trainer.data import Dataset
 from trainer.model import build_model
 from trainer.outcome import Outcome
 from trainer.population import Population
-from trainer.training import EpochRecord, TrainResult, train
+from trainer.results import EpochRecord, TrainResult
+from trainer.training import train
 
 # --------------------------------------------------------------------------- configs
 
@@ -260,11 +261,11 @@ def test_compiled_epoch_matches_keras_fit_in_the_given_order(opt: str, lr: float
     pop.add(cfg)
     pop.flush()
     order = np.arange(len(x))[::-1].astype(np.int32)  # reversed: not the natural order
-    out = pop._train_epoch(order[None], np.array([True]))
+    out = pop.graph.train_epoch(order[None], np.array([True]))
     ok, batches, loss_sum, _correct, seen = (v.numpy()[0] for v in out[:5])
     assert (int(batches), bool(ok), int(seen)) == (math.ceil(90 / 16), True, 90)
     model = build_model(cfg, features, classes)
-    model.set_weights([v.numpy()[0] for v in pop.variables])
+    model.set_weights([v.numpy()[0] for v in pop.graph.variables])
 
     reference = keras_reference(cfg, features, classes, init)
     onehot = np.eye(classes, dtype=np.float32)[y]

@@ -32,11 +32,6 @@ from sweeps.store.schema import (
 
 log = logging.getLogger(__name__)
 
-REPORT_ARTIFACT = "report.html"
-
-
-CURVE_ARTIFACT = "learning_curve.html"
-
 
 def write_report(study: optuna.Study, store: Store, out: Path) -> Path:
     """Write the study's report to ``out`` and publish it to the study's MLflow runs."""
