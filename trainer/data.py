@@ -45,7 +45,7 @@ from trainer.data_arrays import (
 )
 from trainer.data_formats import find_idx_files, read_idx, read_nielsen, read_npz
 
-__all__ = ["DataError", "Dataset", "load_dataset", "train_validation_split"]
+__all__ = ["DataError", "Dataset", "load_dataset", "train_size", "train_validation_split"]
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +131,16 @@ def train_validation_split(
     ``1/6`` reproduces his 50k / 10k exactly. ``validation_split`` must be in
     [0, 0.5]; 0 gives empty validation arrays. Returns read-only views, not copies.
     """
+    cut = train_size(ds, validation_split)
+    return ds.x_train[:cut], ds.y_train[:cut], ds.x_train[cut:], ds.y_train[cut:]
+
+
+def train_size(ds: Dataset, validation_split: float) -> int:
+    """The number of training examples :func:`train_validation_split` leaves."""
     if not 0.0 <= validation_split <= 0.5:  # also rejects NaN
         raise ValueError(f"validation_split must be in [0, 0.5], got {validation_split!r}")
     n = len(ds.y_train)
-    cut = n - round(n * validation_split)
-    return ds.x_train[:cut], ds.y_train[:cut], ds.x_train[cut:], ds.y_train[cut:]
+    return n - round(n * validation_split)
 
 
 # --------------------------------------------------------------------------- sources

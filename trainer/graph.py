@@ -134,7 +134,7 @@ class SlotGraph:
                 self.slots.add((part, layer), np.zeros(shape, np.float32), init, trainable=True)
         for i, key in enumerate(self.slots.names()):  # kernel 0, bias 0, kernel 1, ...
             for slot_kind in ("m", "v"):
-                self.slots.add((slot_kind, i), np.zeros_like(self.slots[key].numpy()[0]))
+                self.slots.add((slot_kind, i), self.slots.empty(key))
         self.slots.add("iterations", np.zeros((), np.int64))
         self.slots.add("lr", np.zeros((), np.float32), lambda c: c.learning_rate)
         self.slots.add("momentum", np.zeros((), np.float32), lambda c: c.momentum)

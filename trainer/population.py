@@ -23,8 +23,8 @@ order from its own seed, exactly the permutation ``train(config)`` draws
 member's trajectory does not depend on its slot or its neighbours: it is the trajectory
 of ``train(config)`` (a population of one), up to floating-point rounding, and the
 optimizer formulas (:mod:`trainer.optimizers`) are checked against Keras' ``fit`` in
-tests/trainer. Members must share
-:func:`shape_key` (architecture, batch size, data, validation split), which fixes the
+tests/trainer. Members must share :func:`trainer.shape.shape_key` (architecture, batch
+size, data, validation split), which fixes the
 shapes and the number of steps per epoch; learning rate, initialisation, activation,
 output activation, loss, optimizer, momentum, seed and epochs may differ.
 
@@ -48,35 +48,18 @@ from typing import Any
 
 import numpy as np
 
-from trainer.config import SHAPE_FIELDS, TrainConfig
+from trainer.config import TrainConfig
 from trainer.data import Dataset, load_dataset
 from trainer.graph import Kinds, SlotGraph, new_size_seconds, use_xla
 from trainer.model import build_model
 from trainer.outcome import Divergence
 from trainer.preflight import PreflightWarning, run_checks
 from trainer.results import EpochRecord, TrainResult, chance_accuracy, epoch_record, label_run
-from trainer.shape import (
-    MEMBER_FIELDS,
-    batch_rule,
-    check_batch_fits,
-    shape_key,
-    shape_mismatch,
-)
+from trainer.shape import check_batch_fits, shape_key, shape_mismatch
 from trainer.signals import DEAD_ACTIVATIONS, PROBE_SIZE, SATURATING_ACTIVATIONS
 from trainer.tensors import data_tensors
 
-__all__ = [
-    "MEMBER_FIELDS",
-    "SHAPE_FIELDS",
-    "Population",
-    "PopulationCallback",
-    "PopulationPreflight",
-    "PopulationRecords",
-    "batch_rule",
-    "check_batch_fits",
-    "shape_key",
-    "shape_mismatch",
-]
+__all__ = ["Population", "PopulationCallback", "PopulationPreflight", "PopulationRecords"]
 
 
 PopulationCallback = Callable[[Any, EpochRecord], bool | None]

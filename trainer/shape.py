@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from trainer.config import SHAPE_FIELDS, ConfigError, Problem, TrainConfig
-from trainer.data import Dataset, train_validation_split
+from trainer.data import Dataset, train_size
 
 __all__ = ["MEMBER_FIELDS", "batch_rule", "check_batch_fits", "shape_key", "shape_mismatch"]
 
@@ -63,7 +63,7 @@ def batch_rule(batch_size: int, train_examples: int, where: str = "") -> str | N
 def check_batch_fits(config: TrainConfig, data: Dataset) -> int:
     """The number of training examples ``config`` leaves in ``data``; a batch larger
     than that is a :class:`ConfigError` on ``batch_size``."""
-    examples = len(train_validation_split(data, config.validation_split)[0])
+    examples = train_size(data, config.validation_split)
     broken = batch_rule(config.batch_size, examples)
     if broken:
         raise ConfigError([Problem("batch_size", broken)])

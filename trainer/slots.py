@@ -62,6 +62,10 @@ class SlotVariables:
     def __getitem__(self, key: Any) -> Any:
         return self._vars[key]
 
+    def empty(self, key: Any) -> np.ndarray:
+        """What an empty slot holds in the variable ``key`` (one row)."""
+        return self._rows[key].empty
+
     def names(self) -> list[Any]:
         """The variables' keys, in the order they were added."""
         return list(self._vars)

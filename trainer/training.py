@@ -15,16 +15,11 @@ from typing import Any
 
 from trainer._tf import tf_keras
 from trainer.config import TrainConfig
-from trainer.data import Dataset, load_dataset
-from trainer.population import (
-    Population,
-    PopulationCallback,
-    PopulationPreflight,
-    shape_key,
-    shape_mismatch,
-)
+from trainer.data import Dataset
+from trainer.population import Population, PopulationCallback, PopulationPreflight
 from trainer.preflight import PreflightWarning, run_checks
 from trainer.results import EpochCallback, PreflightCallback, TrainResult
+from trainer.shape import shape_key, shape_mismatch
 
 __all__ = ["preflight", "train", "train_population"]
 
@@ -107,8 +102,7 @@ def preflight(
 
     ``dataset`` defaults to ``config.dataset``.
     """
-    data = dataset if dataset is not None else load_dataset(config.dataset)
-    pop = Population(config, 1, dataset=data)
+    pop = Population(config, 1, dataset=dataset)
     pop.add(config)
     losses, _ = pop.initial()
-    return run_checks(config, data.num_classes, initial_loss=float(losses[0]))
+    return run_checks(config, pop.num_classes, initial_loss=float(losses[0]))

@@ -25,7 +25,7 @@ from optuna.distributions import (
 from sweeps.run.objectives import layer_params
 from sweeps.space import SearchSpace
 from trainer.config import DEFAULTS, SHAPE_FIELDS, TrainConfig
-from trainer.data import load_dataset, train_validation_split
+from trainer.data import load_dataset, train_size
 
 __all__ = [
     "MAX_COHORT",
@@ -70,8 +70,7 @@ class DataSize:
 def data_size(dataset: str, validation_split: float) -> DataSize:
     """The sizes of ``dataset`` (loaded, as its trials will: cached per process)."""
     data = load_dataset(dataset)
-    x_train = train_validation_split(data, validation_split)[0]
-    return DataSize(len(x_train), data.num_features, data.num_classes)
+    return DataSize(train_size(data, validation_split), data.num_features, data.num_classes)
 
 
 def subcohort_count(space: SearchSpace) -> float:

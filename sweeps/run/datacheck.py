@@ -19,8 +19,8 @@ from trainer.config import DEFAULTS
 def check_space_data(space: SearchSpace) -> None:
     """Load every dataset the space can pick and check the largest batch size fits the
     smallest training set; raises ``DataError`` or :class:`UserError` (one line)."""
-    from trainer.data import load_dataset, train_validation_split
-    from trainer.population import batch_rule
+    from trainer.data import load_dataset, train_size
+    from trainer.shape import batch_rule
 
     datasets = [str(v) for v in space.extremes("dataset")]
     splits = [float(v) for v in space.extremes("validation_split")]
@@ -29,8 +29,8 @@ def check_space_data(space: SearchSpace) -> None:
     for name in dict.fromkeys(datasets):
         data = load_dataset(name)  # DataError: one line naming the file and the problem
         split = max(splits)
-        examples = len(train_validation_split(data, split)[0])
-        broken = batch_rule(batch, examples, f" (dataset {name!r}, validation_split {split:g})")
+        where_data = f" (dataset {name!r}, validation_split {split:g})"
+        broken = batch_rule(batch, train_size(data, split), where_data)
         if broken:
             raise UserError(f"{where_src}{where}: {broken}")
 

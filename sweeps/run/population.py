@@ -177,7 +177,7 @@ class PopulationScheduler:
 
     def place(self) -> None:
         """Put every trial waiting into its shape's population (grown to hold it)."""
-        from trainer.population import shape_key
+        from trainer.shape import shape_key
 
         waiting: dict[Any, list[tuple[_Live, TrainConfig]]] = {}
         for entry in self.live.values():

@@ -41,7 +41,7 @@ def run_train(
 ) -> TrainResult:
     """Train ``config``, print progress and the outcome, log to MLflow when ``store``."""
     from trainer.data import load_dataset
-    from trainer.population import check_batch_fits
+    from trainer.shape import check_batch_fits
     from trainer.training import train
 
     dataset = load_dataset(config.dataset)

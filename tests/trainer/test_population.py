@@ -28,8 +28,9 @@ from trainer.config import (
 )
 from trainer.data import Dataset
 from trainer.model import build_model
-from trainer.population import Population, shape_key
+from trainer.population import Population
 from trainer.results import TrainResult
+from trainer.shape import shape_key
 from trainer.training import train, train_population
 
 LOSS_RTOL, LOSS_ATOL = 1e-4, 1e-5
