@@ -33,6 +33,7 @@ MEMBER_FIELDS = (
 )
 """Fields the members of one population may differ in."""
 
+
 def shape_key(config: TrainConfig) -> tuple[Any, ...]:
     """What the members of one population must have in common (:data:`SHAPE_FIELDS`)."""
     return tuple(getattr(config, name) for name in SHAPE_FIELDS)

@@ -9,6 +9,7 @@ what log files want. Outcome labels are shown as they come, known or not.
 
 from __future__ import annotations
 
+import time
 from collections import Counter, deque
 from typing import Any
 
@@ -18,6 +19,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
+
+from sweeps.analysis.anytime import clock
 
 # Styles of the labels we know; any other label (a new failure kind) is shown in cyan.
 OUTCOME_STYLES = {
@@ -52,6 +55,8 @@ class LiveView:
         self.counts: Counter[str] = Counter()
         self.last: deque[Any] = deque(maxlen=last)
         self.best: tuple[int, float] | None = None
+        self.best_at: float | None = None  # seconds into this sweep the best was found
+        self.started = time.monotonic()
         self.study = ""
         self._values: dict[str, set[str]] = {}
         self._live: Live | None = None
@@ -63,7 +68,8 @@ class LiveView:
         self, study: str, total: int, best: tuple[int, float] | None, *, completed: int = 0
     ) -> None:
         """Begin a sweep of ``total`` trials, ``completed`` of which are already done."""
-        self.best = best
+        self.best, self.best_at = best, None
+        self.started = time.monotonic()
         self.study = study
         if self.quiet:
             if not self.silent:
@@ -85,6 +91,8 @@ class LiveView:
 
     def trial_done(self, report: Any, best: tuple[int, float] | None) -> None:
         self.counts[report.outcome] += 1
+        if best is not None and (self.best is None or best[0] != self.best[0]):
+            self.best_at = time.monotonic() - self.started
         self.best = best
         self.last.append(report)
         for key, value in (getattr(report, "params", None) or {}).items():
@@ -120,7 +128,12 @@ class LiveView:
         return "  ".join([*parts, f"[bold]{self._best_text()}[/]"])
 
     def _best_text(self) -> str:
-        return f"best #{self.best[0]}={self.best[1]:.4f}" if self.best else "best -"
+        if self.best is None:
+            return "best -"
+        text = f"best #{self.best[0]}={self.best[1]:.4f}"
+        if self.best_at is not None:  # found during this sweep
+            text += f" (found at {clock(self.best_at)})"
+        return text
 
     def varying_params(self) -> list[str]:
         """Parameters that took more than one value among the trials seen so far."""

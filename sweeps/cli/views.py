@@ -12,6 +12,7 @@ from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
 
+from sweeps.analysis.anytime import best_so_far, clock, rung_stops
 from sweeps.analysis.doctor import DoctorReport, ProbeResult, evidence_text, is_fix
 from sweeps.analysis.stability import GROUP_BY, StabilityReport, log_stability, stability_report
 from sweeps.run.diagnosis import warning_lines
@@ -63,6 +64,14 @@ def render_status(study: optuna.Study) -> Group:
         by_outcome.add_row(outcome, str(n))
     header = f"study '{study.study_name}': {len(trials)} trial(s)"
     parts: list[Any] = [header, by_state, by_outcome]
+    stops = rung_stops(trials)
+    if stops:  # successive halving's losers, apart from the failures above
+        by_rung = Table(box=None, header_style="bold")
+        by_rung.add_column("stopped at")
+        by_rung.add_column("trials", justify="right")
+        for rung, n in stops.items():
+            by_rung.add_row(f"rung {rung}", str(n))
+        parts.append(by_rung)
     best = best_trial(study)
     metric = study_objectives(study)[0]
     if is_multi(study):
@@ -75,6 +84,13 @@ def render_status(study: optuna.Study) -> Group:
             f"{best.user_attrs.get(ATTR_TEST_ACCURACY, float('nan')):.4f}, "
             f"mlflow run {best.user_attrs.get(ATTR_RUN_ID, '-')}"
         )
+        curve = best_so_far(study)
+        if curve and not is_multi(study):
+            found = curve[-1]
+            parts.append(
+                f"found {clock(found.seconds)} into the study (from its first trial's "
+                f"start; the best so far improved {len(curve)} time(s))"
+            )
         table = Table(box=None, header_style="bold")
         table.add_column("param")
         table.add_column("value")

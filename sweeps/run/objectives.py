@@ -41,14 +41,27 @@ def param_count(config: TrainConfig) -> int:
 
 def objective_value(name: str, result: TrainResult) -> float | None:
     """One objective of a finished run (``None`` when it has no finite value)."""
-    if name == "params_count":
-        return float(param_count(result.config))
-    if name == "seconds_per_epoch":
-        seconds = [r.seconds for r in result.history]
-        return float(sum(seconds) / len(seconds)) if seconds else None
-    return metric_value(name, result.final) if result.final else None
+    return _objective(name, result.config, result.history)
 
 
 def objective_values(settings: StudySettings, result: TrainResult) -> tuple[float | None, ...]:
     """Every objective of the study, in its order."""
     return tuple(objective_value(name, result) for name in settings.objectives)
+
+
+def objective_values_so_far(
+    settings: StudySettings, config: TrainConfig, records: Sequence[EpochRecord]
+) -> tuple[float, ...] | None:
+    """Every objective after the epochs ``records`` (a rung's values); ``None`` when one
+    is not finite."""
+    values = [_objective(name, config, records) for name in settings.objectives]
+    return None if any(v is None for v in values) else tuple(v for v in values if v is not None)
+
+
+def _objective(name: str, config: TrainConfig, records: Sequence[EpochRecord]) -> float | None:
+    if name == "params_count":
+        return float(param_count(config))
+    if name == "seconds_per_epoch":
+        seconds = [r.seconds for r in records]
+        return float(sum(seconds) / len(seconds)) if seconds else None
+    return metric_value(name, records[-1]) if records else None

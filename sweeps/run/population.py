@@ -70,6 +70,7 @@ def run_population(
     stop: Callable[[], bool] | None = None,
     on_report: Callable[[TrialReport], None] | None = None,
     ask: Callable[[], optuna.Trial | None] | None = None,
+    first_wave: int = 0,
 ) -> list[TrialReport]:
     """Train trials in slots, up to ``size`` live at once, until ``wanted`` says no more.
 
@@ -82,9 +83,10 @@ def run_population(
     told to Optuna, and while ``stop()`` is false (live trials then run to their end).
     ``on_report`` gets each trial's report as it ends. An error in a population fails
     its live trials only; Ctrl-C ends every live trial as interrupted and is re-raised.
+    ``first_wave``: see :attr:`PopulationScheduler.first_wave`.
     """
     return PopulationScheduler(
-        study, space, tracker, dataset, size, wanted, stop, on_report, ask
+        study, space, tracker, dataset, size, wanted, stop, on_report, ask, first_wave
     ).run()
 
 
@@ -108,6 +110,11 @@ class PopulationScheduler:
     live: dict[int, _Live] = field(default_factory=dict, init=False)  # by trial number
     reports: list[TrialReport] = field(default_factory=list, init=False)
     asked: int = field(default=0, init=False)
+    first_wave: int = 0
+    """Ask this many trials first and ask no more until one of them completes (or none
+    is left): a small wave trains its survivors to the end fast, so the sampler, and the
+    user, get a complete trial before the slots fill (0: no first wave)."""
+    completed: int = field(default=0, init=False)  # trials that ended COMPLETE
     exhausted: bool = field(default=False, init=False)  # ``ask`` had no trial left
     runless: dict[int, BaseException] = field(default_factory=dict, init=False)  # no run
 
@@ -136,12 +143,19 @@ class PopulationScheduler:
     def fill(self) -> None:
         """Ask trials while slots are free, trials are wanted and the study gives them."""
         while (
-            len(self.live) < self.size
+            len(self.live) < self.room()
             and not self.exhausted
             and not (self.stop and self.stop())
             and self.wanted(self.asked, len(self.live)) > 0
         ):
             self.ask_one()
+
+    def room(self) -> int:
+        """How many trials may be live now: ``size``, except during the first wave (see
+        :attr:`first_wave`), which is asked once and not refilled."""
+        if self.first_wave and not self.completed and (self.live or not self.asked):
+            return min(self.size, self.first_wave - self.asked + len(self.live))
+        return self.size
 
     def ask_one(self) -> None:
         """Ask one trial and start its session (its run is created while it trains its
@@ -219,8 +233,8 @@ class PopulationScheduler:
     # ---------------------------------------------------------------------- training
 
     def round(self, busy: list[tuple[Any, Population]]) -> None:
-        """One epoch of each busy shape in turn. Trials that end are told at the end of
-        the round: the writer writes their runs' ends while the next shapes train, and
+        """One epoch of each of ``busy`` in turn. Trials that end are told at the end of
+        the round (the writer writes their runs' ends while the next shapes train), and
         no trial is asked before then."""
         ending: list[tuple[int, TrialReport]] = []
         try:
@@ -274,6 +288,7 @@ class PopulationScheduler:
     def report(self, entry: _Live, rep: TrialReport) -> None:
         """A live trial ended: stop its heartbeat and deliver its report."""
         self.live.pop(entry.session.trial.number, None)
+        self.completed += rep.state == "COMPLETE"
         entry.heartbeat.close()
         self.deliver(rep)
 

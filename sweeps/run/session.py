@@ -22,7 +22,8 @@ from sweeps.files import csv_text, dump_yaml
 from sweeps.procs import interrupt_requested
 from sweeps.run.diagnosis import diagnosis_artifacts, diagnosis_attrs, diagnosis_tags
 from sweeps.run.liveness import STALE_REASON, trial_heartbeat
-from sweeps.run.objectives import metric_value, objective_values
+from sweeps.run.objectives import metric_value, objective_values, objective_values_so_far
+from sweeps.run.rungs import RungMember, Rungs, RungStop, judge_rungs
 from sweeps.space import SearchSpace
 from sweeps.store import (
     Tracker,
@@ -87,6 +88,8 @@ class TrialSession:
         creates the run on the tracker's background thread (:attr:`run_id` waits for it,
         :meth:`run_error` says whether it failed), so training can start meanwhile."""
         self.study, self.space, self.tracker, self.trial = study, space, tracker, trial
+        self.pruner = space.settings.pruner_for(engine)
+        """The pruner judging this trial (``auto`` resolved for its engine)."""
         self.params = dict(params) if params is not None else space.suggest(trial)
         tags = {schema.TAG_ENGINE: engine, **(tags or {})}
         # A retried trial (dead worker) arrives with the original's user attributes.
@@ -107,6 +110,9 @@ class TrialSession:
                 trial, {schema.ATTR_RUN_ID: self._run_id, schema.ATTR_PARAMS: self.params}
             )
         self.history: list[dict[str, Any]] = []
+        self._records: list[EpochRecord] = []
+        self._config: TrainConfig | None = None
+        self._rung_stop: RungStop | None = None  # stopped at a rung (``pruner: asha``)
         self._finished = False
         self._extra_tags: dict[str, str] = {}  # diagnosis tags/artifacts, set by finish()
         self._signal = ""  # why the cheap per-epoch signals stopped the trial, if they did
@@ -146,13 +152,60 @@ class TrialSession:
         for (session, _), run_id in zip(fresh, ids, strict=True):
             session._run_id = run_id
 
+    @staticmethod
+    def judge_rungs(epochs: Sequence[tuple[TrialSession, EpochRecord]]) -> None:
+        """``pruner: asha``: the sessions at a rung, judged together once all have reported
+        (several objectives: their values at the rung written first, in one write)."""
+        at_rung = [(s, m) for s, r in epochs if (m := s.rung_member(r)) is not None]
+        if not at_rung:
+            return
+        first = at_rung[0][0]
+        settings, rungs = first.space.settings, first.rungs
+        assert rungs is not None
+        if settings.multi:
+            set_many_user_attrs(
+                [
+                    (s.trial, {schema.rung_attr(m.epoch): list(m.values)})
+                    for s, m in at_rung
+                    if m.values is not None
+                ]
+            )
+        stops = judge_rungs(
+            first.study,
+            rungs,
+            [m for _, m in at_rung],
+            objectives=settings.objectives,
+            directions=settings.objective_directions,
+        )
+        for session, member in at_rung:
+            session._rung_stop = stops.get(member.number)
+
     def run_error(self) -> BaseException | None:
         """Why the trial's MLflow run could not be created, once that is known (waits for
         a deferred one); ``None`` when it was."""
         return None if self._run is None else self.tracker.await_run(self._run).exception()
 
     def config(self) -> TrainConfig:
-        return TrainConfig.from_dict(self.params)
+        if self._config is None:
+            self._config = TrainConfig.from_dict(self.params)
+        return self._config
+
+    @property
+    def rungs(self) -> Rungs | None:
+        """The rungs judging this trial (``pruner: asha``), else ``None``."""
+        if self.pruner != "asha":
+            return None
+        settings = self.space.settings
+        return Rungs(settings.min_epochs, settings.reduction_factor)
+
+    def rung_member(self, record: EpochRecord) -> RungMember | None:
+        """This trial at the end of ``record``'s epoch, when that epoch is one of its
+        rungs (after :meth:`log_epoch`)."""
+        rungs, config = self.rungs, self.config()
+        if rungs is None or rungs.rung_at(record.epoch, config.epochs) is None:
+            return None
+        values = objective_values_so_far(self.space.settings, config, self._records)
+        return RungMember(self.trial.number, record.epoch, config.epochs, values)
 
     def on_epoch(self, record: EpochRecord) -> bool:
         """Log the epoch, report the metric to the pruner; ``True`` = prune now."""
@@ -168,6 +221,7 @@ class TrialSession:
         report). :func:`report_epochs` reports several sessions' values at once."""
         metrics = record.metrics()
         self.history.append({"epoch": record.epoch, **metrics})
+        self._records.append(record)
         self.tracker.log_epoch(self.run_id, record.epoch, metrics)
         settings = self.space.settings
         value = metric_value(settings.metric, record)
@@ -176,8 +230,10 @@ class TrialSession:
     def should_stop(self, record: EpochRecord) -> bool:
         """After :meth:`report_epoch`: ``True`` = stop the trial now (pruned).
 
-        A multi-objective study has no Optuna pruner (Optuna supports none there): only
-        the cheap signals stop it early, and divergence, which the trainer stops itself."""
+        ``asha`` judges the rungs (:func:`report_epochs` did, for every trial reporting
+        with this one), for one objective or several; the other pruners are Optuna's,
+        which support no multi-objective study: there only the cheap signals stop a trial
+        early, and divergence, which the trainer stops itself."""
         settings = self.space.settings
         if not settings.multi and metric_value(settings.metric, record) is None:
             return False  # nothing was reported to judge this epoch by
@@ -185,6 +241,8 @@ class TrialSession:
             self._signal = unhealthy_signal(record, settings.pruner_warmup_epochs)
             if self._signal:
                 return True
+        if self.pruner == "asha":
+            return self._rung_stop is not None and self._rung_stop.epoch == record.epoch
         return not settings.multi and bool(self.trial.should_prune())
 
     def finish(self, result: TrainResult, *, wait: bool = True) -> TrialReport:
@@ -204,22 +262,19 @@ class TrialSession:
         values = objective_values(settings, result)
         value = values[0]
         missing = [n for n, v in zip(settings.objectives, values, strict=True) if v is None]
+        rung: RungStop | None = None
         if label == "diverged":
             state = TrialState.PRUNED
         elif result.stopped_early:
             state = TrialState.PRUNED
             if label == "ok":
                 label = "pruned"
-            by = (
-                f"on signal ({self._signal})"
-                if self._signal
-                else f"by {self.space.settings.pruner} pruner"
-            )
-            reason = (
-                f"pruned {by} after epoch "
-                f"{result.epochs_run} ({self.space.settings.metric}={_fmt(value)})"
-                + ("" if label == "pruned" else f"; {reason}")
-            )
+            by = f"on signal ({self._signal})" if self._signal else f"by {self.pruner} pruner"
+            why = f"pruned {by} after epoch {result.epochs_run} ({settings.metric}={_fmt(value)})"
+            rung = None if self._signal else self._rung_stop
+            if rung is not None:
+                why = f"stopped at {rung.reason}"
+            reason = why + ("" if label == "pruned" else f"; {reason}")
         elif missing:
             state, label = TrialState.FAIL, "failed"
             reason = f"metric {missing[0]} is not finite at the last epoch"
@@ -237,6 +292,10 @@ class TrialSession:
             extra[schema.ATTR_FINAL_VALUE] = value
         if settings.multi:
             extra[schema.ATTR_OBJECTIVES] = dict(zip(settings.objectives, values, strict=True))
+        tags = diagnosis_tags(result)
+        if state == TrialState.PRUNED and rung is not None:
+            extra[schema.ATTR_STOPPED_AT_RUNG] = rung.rung
+            tags[schema.TAG_RUNG] = str(rung.rung)
         summary = {"test_accuracy": result.test_accuracy, "wall_time": result.wall_time}
         if math.isfinite(result.test_loss):
             summary["test_loss"] = result.test_loss
@@ -247,7 +306,7 @@ class TrialSession:
             told=[float(v) for v in values if v is not None] if settings.multi else value,
             attrs={**extra, **_evidence(result), **diagnosis_attrs(result)},
             summary=summary,
-            tags=diagnosis_tags(result),
+            tags=tags,
             artifacts=diagnosis_artifacts(result),
         )
 
@@ -365,6 +424,7 @@ def report_epochs(epochs: Sequence[tuple[TrialSession, EpochRecord]]) -> None:
         if value is not None:
             reports.append((session.trial, value, record.epoch))
     report_values(reports)
+    TrialSession.judge_rungs(epochs)
 
 
 def end_runs(ended: Sequence[tuple[TrialSession, TrainResult]]) -> list[TrialReport]:

@@ -233,7 +233,7 @@ class _Sweep:
         machine's limit) trials live in slots, asked one at a time as slots free (through
         ``ask`` when given: the atomic top-up), until ``left`` more trials have been asked
         and :meth:`remaining` wants no more."""
-        from sweeps.run.cohort import default_cohort_size
+        from sweeps.run.cohort import first_wave, live_trials
         from sweeps.run.population import run_population
 
         topping_up = self.plan.trials is None
@@ -243,12 +243,22 @@ class _Sweep:
             more = self.remaining() - (0 if topping_up else live)
             return max(more, left - asked)
 
-        size = self.plan.cohort_size or default_cohort_size(self.space)
+        size = self.plan.cohort_size or live_trials(self.space, self.plan.target)
         k = min(size, max(left, self.remaining()))
         study, space, tracker = self.study, self.space, self.tracker
         stop, record = self.stop_now, self.record
+        first = min(k, first_wave(space, study)) if self.plan.cohort_size is None else 0
         run_population(
-            study, space, tracker, None, k, wanted=wanted, stop=stop, on_report=record, ask=ask
+            study,
+            space,
+            tracker,
+            None,
+            k,
+            wanted=wanted,
+            stop=stop,
+            on_report=record,
+            ask=ask,
+            first_wave=first,
         )
 
 

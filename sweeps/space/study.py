@@ -23,7 +23,11 @@ METRICS = {
 """Objectives and their natural directions: the last epoch's metrics, the network's
 parameter count (weights and biases) and its mean training seconds per epoch."""
 SAMPLERS = ("tpe", "random", "qmc", "gp", "cmaes", "nsgaii")
-PRUNERS = ("median", "percentile", "hyperband", "successive_halving", "none")
+PRUNERS = ("auto", "asha", "median", "percentile", "hyperband", "successive_halving", "none")
+"""``auto``: ``asha`` (sweeps.run.rungs) with the population engine, ``median`` with the
+single one (several objectives: ``asha`` and ``none``)."""
+MULTI_PRUNERS = ("auto", "asha", "none")
+"""The pruners a study of several objectives may use (Optuna's need one objective)."""
 PRUNER_PEERS = ("completed", "running")
 """What the median/percentile pruners compare a trial with: the completed trials (Optuna's
 rule), or also the trials running and those pruned (sweeps.store._pruners)."""
@@ -39,6 +43,8 @@ _STUDY_KEYS = (
     "pruner_warmup_epochs",
     "pruner_startup_trials",
     "pruner_peers",
+    "reduction_factor",
+    "min_epochs",
     "prune_on_signals",
     "trials",
     "engine",
@@ -57,10 +63,14 @@ class StudySettings:
     direction: str = "maximize"
     sampler: str = "tpe"
     seed: int | None = 0
-    pruner: str = "median"
+    pruner: str = "auto"
     pruner_warmup_epochs: int = 1
     pruner_startup_trials: int = 5
     pruner_peers: str = "completed"
+    reduction_factor: int = 3
+    """``asha``, ``successive_halving``, ``hyperband``: 1 in this many goes on at a rung."""
+    min_epochs: int = 1
+    """``asha``, ``successive_halving``, ``hyperband``: the first rung's epoch."""
     prune_on_signals: bool = False
     trials: int = 20
     engine: str = "auto"
@@ -84,6 +94,15 @@ class StudySettings:
     def multi(self) -> bool:
         """Several objectives: a multi-objective study with a Pareto front."""
         return len(self.objectives) > 1
+
+    def pruner_for(self, engine: str) -> str:
+        """The pruner that judges trials of ``engine`` (``population`` or ``single``):
+        ``auto`` resolved (:data:`PRUNERS`)."""
+        if self.pruner != "auto":
+            return self.pruner
+        if engine == "population":
+            return "asha"
+        return "none" if self.multi else "median"
 
 
 def parse_settings(
@@ -134,6 +153,8 @@ def _parse_options(raw: Mapping[str, Any], values: dict[str, Any], problems: lis
         ("pruner_warmup_epochs", 0),
         ("pruner_startup_trials", 0),
         ("cohort_size", 1),
+        ("reduction_factor", 2),
+        ("min_epochs", 1),
     ):
         if key in raw and raw[key] is not None:
             val = raw[key]
@@ -199,11 +220,9 @@ def _parse_metrics(raw: Mapping[str, Any], values: dict[str, Any], problems: lis
     values["metric"], values["direction"] = names[0], directions[0]
     if len(names) > 1:
         values["metrics"], values["directions"] = tuple(names), tuple(directions)
-        pruner = raw.get("pruner", "none")
-        if pruner not in ("none", None, False):
+        pruner = raw.get("pruner", "auto")
+        if pruner not in (*MULTI_PRUNERS, None, False):
             problems.append(
-                "study.pruner: Optuna's pruners need a single objective; use none with "
-                "several metrics (divergence and prune_on_signals still stop bad trials), "
-                f"got {fmt(pruner)}"
+                "study.pruner: Optuna's pruners need a single objective; with several metrics "
+                f"use asha (rungs ranked by Pareto front), auto or none, got {fmt(pruner)}"
             )
-        values["pruner"] = "none"

@@ -80,17 +80,19 @@ def make_sampler(
 
 
 def make_pruner(settings: StudySettings) -> optuna.pruners.BasePruner:
-    """The study's pruner. ``median`` and ``percentile`` are Optuna's, or with
-    ``pruner_peers: running`` the rule that also compares with running and pruned trials
-    (:mod:`sweeps.store._pruners`)."""
+    """The study's Optuna pruner. ``median`` (also ``auto``'s, which the single engine
+    uses) and ``percentile`` are Optuna's, or with ``pruner_peers: running`` the rule that
+    also compares with running and pruned trials (:mod:`sweeps.store._pruners`). ``asha``
+    is not an Optuna pruner: the trial session judges the rungs (sweeps.run.rungs)."""
     warmup = settings.pruner_warmup_epochs
     startup = settings.pruner_startup_trials
-    if settings.pruner == "none" or settings.multi:
+    if settings.pruner in ("none", "asha") or settings.multi:
         return optuna.pruners.NopPruner()
+    rungs = {"min_resource": settings.min_epochs, "reduction_factor": settings.reduction_factor}
     if settings.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1)
+        return optuna.pruners.HyperbandPruner(**rungs)
     if settings.pruner == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1)
+        return optuna.pruners.SuccessiveHalvingPruner(**rungs)
     percentile = 25.0 if settings.pruner == "percentile" else 50.0
     if settings.pruner_peers == "running":
         return PeerPercentilePruner(percentile, n_startup_trials=startup, n_warmup_steps=warmup)

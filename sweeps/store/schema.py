@@ -44,10 +44,20 @@ ATTR_WORKER = "worker"
 ATTR_OWNER = "owner"
 """``{"host", "pid", "started"}`` of the process running the trial; ``started`` is the
 process start time (``/proc/<pid>/stat``), so a reused pid is not taken for the owner."""
+ATTR_STOPPED_AT_RUNG = "stopped_at_rung"
+"""``pruner: asha``: the rung (1 first) a trial was stopped at, apart from failures."""
+ATTR_RUNG_PREFIX = "rung."
+"""Prefix: a multi-objective trial's objective values at a rung epoch (``rung.3``)."""
 ATTR_DOCTOR_CHANGE = "doctor.change"
 """``sweeps doctor``: the probe's change (``activation: linear -> sigmoid``, ``(as given)``)."""
 ATTR_DOCTOR_FACTOR = "doctor.factor"
 """``sweeps doctor``: the factor the probe changed (``activation``, ..., or ``baseline``)."""
+
+
+def rung_attr(epoch: int) -> str:
+    """The attribute holding a multi-objective trial's objective values at ``epoch``."""
+    return f"{ATTR_RUNG_PREFIX}{epoch}"
+
 
 # -- MLflow tags ----------------------------------------------------------------------------
 TAG_STUDY = "sweeps.study"
@@ -70,6 +80,8 @@ TAG_BEST_PARAMS = "sweeps.best_params"
 TAG_COUNT = "sweeps.count."
 """Prefix: trials per Optuna state on the parent run (``sweeps.count.complete``, ...)."""
 TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
+TAG_RUNG = "sweeps.rung"
+"""``pruner: asha``: on a trial stopped at a rung, the rung (as :data:`ATTR_STOPPED_AT_RUNG`)."""
 TAG_DOCTOR_CHANGE = "sweeps.doctor.change"
 """``sweeps doctor``, on each probe's run: as :data:`ATTR_DOCTOR_CHANGE`."""
 TAG_DOCTOR_FACTOR = "sweeps.doctor.factor"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from rich.console import Console
 
 from sweeps.cli.live import OTHER_STYLE, LiveView, outcome_style
@@ -55,7 +56,7 @@ def test_live_panel_shows_progress_best_and_last_trials() -> None:
     lines = text.splitlines()
     bar = lines[0]
     assert bar.startswith("demo ") and "3/5" in bar
-    assert "diverged=1  ok=1  symmetric=1  best #0=0.9132" in bar
+    assert "diverged=1  ok=1  symmetric=1  best #0=0.9132 (found at 0:00)" in bar
     assert lines[1].startswith("last 3 trial(s)")
     header = lines[2].split()
     assert header == ["trial", "state", "outcome", "value", "params", "reason"]
@@ -111,7 +112,7 @@ def test_quiet_mode_prints_one_plain_line_per_trial() -> None:
     assert lines[1].startswith("trial    0 COMPLETE ok          value=0.9132  test accuracy")
     assert lines[2].startswith("trial    1 PRUNED   diverged    value=-  diverged at epoch 1")
     assert "[red]not markup[/]" in lines[2]  # printed as is
-    assert lines[3].endswith("| diverged=1  ok=1  symmetric=1  best #0=0.9132")
+    assert lines[3].endswith("| diverged=1  ok=1  symmetric=1  best #0=0.9132 (found at 0:00)")
     assert "\x1b[" not in console.export_text(styles=False)
 
 
@@ -124,7 +125,24 @@ def test_not_a_terminal_means_quiet_and_silent_means_nothing() -> None:
     view.trial_done(REPORTS[0], (0, 0.9132))
     view.stop()
     assert plain.export_text() == ""
-    assert view.summary() == "ok=1  best #0=0.9132"
+    assert view.summary() == "ok=1  best #0=0.9132 (found at 0:00)"
+
+
+def test_the_bar_says_when_the_best_was_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found during this sweep: the moment it became the best, not when it was last seen;
+    a best from before a resume has no moment."""
+    now = [100.0]
+    monkeypatch.setattr("sweeps.cli.live.time.monotonic", lambda: now[0])
+    view = LiveView(Console(file=io.StringIO(), width=120), quiet=True)
+    view.start("demo", 10, (3, 0.5), completed=6)
+    assert view.summary() == "best #3=0.5000"
+    now[0] = 183.0
+    view.trial_done(REPORTS[0], (0, 0.9132))
+    now[0] = 4000.0
+    view.trial_done(REPORTS[1], (0, 0.9132))
+    assert view.summary().endswith("best #0=0.9132 (found at 1:23)")
+    view.trial_done(REPORTS[2], (2, 0.95))
+    assert view.summary().endswith("best #2=0.9500 (found at 1:05:00)")
 
 
 def test_outcome_styles() -> None:

@@ -25,7 +25,9 @@ def test_metrics_names_dicts_and_directions() -> None:
     s = _settings(metrics=["val_accuracy", {"name": "seconds_per_epoch"}])
     assert s.multi and s.objectives == ("val_accuracy", "seconds_per_epoch")
     assert s.objective_directions == ("maximize", "minimize")
-    assert s.pruner == "none"  # Optuna's pruners need one objective
+    assert s.pruner == "auto"  # Optuna's pruners need one objective: rungs, or none
+    assert s.pruner_for("population") == "asha" and s.pruner_for("single") == "none"
+    assert _settings(metrics=["loss", "accuracy"], pruner="asha").pruner == "asha"
     s = _settings(metrics=[{"name": "params_count", "direction": "maximize"}, "val_loss"])
     assert s.objective_directions == ("maximize", "minimize")
     one = _settings(metrics=["val_loss"])

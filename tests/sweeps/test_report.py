@@ -185,6 +185,7 @@ def test_report_is_one_self_contained_page(mixed, tmp_path: Path) -> None:
     for anchor in (
         "summary",
         "history",
+        "clock",
         "failure-map",
         "curves",
         "importances",
@@ -197,10 +198,11 @@ def test_report_is_one_self_contained_page(mixed, tmp_path: Path) -> None:
     assert page.count("plotly.js v") == 1
     assert not re.search(r"<script[^>]+src=['\"]?https?:", page)
     assert "<script src" not in page
-    # one plot div per figure: history, map, curves, importances, parallel, 2 slices
-    assert len(re.findall(r"<div class='plot'>", page)) == 7
+    # one plot div per figure: history, clock, map, curves, importances, parallel, 2 slices
+    assert len(re.findall(r"<div class='plot'>", page)) == 8
     for div in (
         "plot-history-0",
+        "plot-clock-0",
         "plot-failure-map-0",
         "plot-curves-0",
         "plot-importances-0",
@@ -210,6 +212,32 @@ def test_report_is_one_self_contained_page(mixed, tmp_path: Path) -> None:
     ):
         assert f'id="{div}"' in page, div
     assert "<title>sweeps report: mixed</title>" in page
+
+
+def test_clock_plots_the_best_so_far_against_the_seconds_trials_ended(mixed) -> None:
+    """The anytime view: the best-so-far line steps up at the moments completed trials
+    beat it (Optuna's own timestamps), and every finished trial is a point there."""
+    from sweeps.analysis.anytime import best_so_far
+    from sweeps.analysis.report.figures.clock import clock_section
+
+    study, _ = mixed
+    trials = study.get_trials()
+    section = clock_section(study, trials, "val_accuracy")
+    fig = section.figures[0]
+    line = next(t for t in fig.data if t.name == "best so far")
+    points = best_so_far(study)
+    assert list(line.y[:-1]) == [p.value for p in points]
+    assert list(line.y) == sorted(line.y)  # maximised: it only rises
+    assert list(line.x[:-1]) == sorted(line.x[:-1]) and line.x[0] >= 0
+    start = min(t.datetime_start.timestamp() for t in trials)
+    best = max((t for t in trials if t.value is not None), key=lambda t: t.value)
+    assert points[-1].number == best.number
+    assert points[-1].seconds == pytest.approx(best.datetime_complete.timestamp() - start)
+    from sweeps.analysis.report.data import FINISHED, trial_value
+
+    dots = sum(len(t.x) for t in fig.data if t.name != "best so far")
+    assert dots == sum(t.state in FINISHED and trial_value(t) is not None for t in trials)
+    assert f"trial #{best.number}" in section.notes[-1]
 
 
 def test_summary_counts_by_state_and_outcome_and_best_config(mixed) -> None:

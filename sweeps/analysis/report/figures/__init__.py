@@ -2,8 +2,8 @@
 importance / parallel / slice plots) and the HTML tables beside them.
 
 :mod:`.style` holds what every section shares; :mod:`.tables`, :mod:`.outcomes`,
-:mod:`.curves` and :mod:`.optuna_plots` draw the sections of one kind each; this module
-puts them in the page's order.
+:mod:`.curves`, :mod:`.clock` and :mod:`.optuna_plots` draw the sections of one kind
+each; this module puts them in the page's order.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from sweeps.analysis.report.data import Curve
+from sweeps.analysis.report.figures.clock import clock_section
 from sweeps.analysis.report.figures.curves import curves_figure, curves_section
 from sweeps.analysis.report.figures.optuna_plots import (
     importance_section,
@@ -47,6 +48,7 @@ def build_sections(
         summary_section(study, trials),
         *([pareto_section(study, trials)] if is_multi(study) else []),
         history_section(study, trials, metric),
+        *([] if is_multi(study) else [clock_section(study, trials, metric)]),
         failure_map_section(trials),
         curves_section(curves, curve_notes, metric),
         importance_section(study, trials, metric),

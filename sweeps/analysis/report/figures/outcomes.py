@@ -27,6 +27,7 @@ from sweeps.analysis.report.figures.style import (
     hover_text,
     log_axis,
     outcome_colors,
+    outcome_traces,
 )
 
 
@@ -54,26 +55,9 @@ def history_section(study: optuna.Study, trials: Sequence[FrozenTrial], metric: 
         section.notes.append("No trial has reported a value yet: nothing to plot.")
         _note_missing(section, missing)
         return section
-    colors = outcome_colors(outcome_of(t) for t, _ in points)
     fig = go.Figure()
-    for label, color in colors.items():
-        group = [(t, v) for t, v in points if outcome_of(t) == label]
-        fig.add_trace(
-            go.Scatter(
-                x=[t.number for t, _ in group],
-                y=[v for _, v in group],
-                mode="markers",
-                name=label,
-                marker={
-                    "color": color,
-                    "size": 10,
-                    "symbol": [STATE_SYMBOL.get(t.state.name, "circle") for t, _ in group],
-                    "line": {"width": 1, "color": "white"},
-                },
-                text=[hover_text(t) for t, _ in group],
-                hovertemplate="%{text}<extra></extra>",
-            )
-        )
+    for trace in outcome_traces([(t, t.number, v) for t, v in points], size=10):
+        fig.add_trace(trace)
     best = sort_best(study, trials)
     if best:
         maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,3 +134,32 @@ def swatch(color: str) -> str:
 
 def one_line(exc: BaseException) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+
+
+def outcome_traces(
+    points: Sequence[tuple[FrozenTrial, float, float]], *, size: int, hover: str = ""
+) -> list[Any]:
+    """One marker trace per outcome over ``(trial, x, y)`` points, in the outcome's colour,
+    each trial's symbol by its state, with its hover text (``hover`` before it)."""
+    import plotly.graph_objects as go
+
+    traces = []
+    for label, color in outcome_colors(outcome_of(t) for t, _, _ in points).items():
+        group = [(t, x, y) for t, x, y in points if outcome_of(t) == label]
+        traces.append(
+            go.Scatter(
+                x=[x for _, x, _ in group],
+                y=[y for _, _, y in group],
+                mode="markers",
+                name=label,
+                marker={
+                    "color": color,
+                    "size": size,
+                    "symbol": [STATE_SYMBOL.get(t.state.name, "circle") for t, _, _ in group],
+                    "line": {"width": 1, "color": "white"},
+                },
+                text=[hover_text(t) for t, _, _ in group],
+                hovertemplate=hover + "%{text}<extra></extra>",
+            )
+        )
+    return traces
