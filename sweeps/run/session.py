@@ -21,24 +21,19 @@ from optuna.trial import TrialState
 from sweeps.files import csv_text, dump_yaml
 from sweeps.procs import interrupt_requested
 from sweeps.run.diagnosis import diagnosis_artifacts, diagnosis_attrs, diagnosis_tags
-from sweeps.run.liveness import STALE_REASON, trial_heartbeat
+from sweeps.run.liveness import STALE_REASON
 from sweeps.run.objectives import metric_value, objective_values, objective_values_so_far
 from sweeps.run.rungs import RungMember, Rungs, RungStop, judge_rungs
 from sweeps.space import SearchSpace
 from sweeps.store import (
     Tracker,
-    best_trial,
     frozen_trial,
-    primary_value,
     report_values,
     schema,
     set_many_user_attrs,
     set_user_attrs,
-    state_counts,
-    trials_frame,
 )
 from trainer.config import ConfigError, TrainConfig
-from trainer.data import Dataset
 from trainer.outcome import DEAD_THRESHOLD, SATURATED_THRESHOLD
 from trainer.results import EpochRecord, TrainResult
 
@@ -293,7 +288,7 @@ class TrialSession:
         if settings.multi:
             extra[schema.ATTR_OBJECTIVES] = dict(zip(settings.objectives, values, strict=True))
         tags = diagnosis_tags(result)
-        if state == TrialState.PRUNED and rung is not None:
+        if rung is not None:  # set only where the trial was stopped early: PRUNED
             extra[schema.ATTR_STOPPED_AT_RUNG] = rung.rung
             tags[schema.TAG_RUNG] = str(rung.rung)
         summary = {"test_accuracy": result.test_accuracy, "wall_time": result.wall_time}
@@ -456,65 +451,6 @@ def tell_ended(tracker: Tracker, sessions: Sequence[TrialSession]) -> None:
     finally:
         for session in sessions:
             session.tell_deferred()
-
-
-def update_parent(study: optuna.Study, tracker: Tracker, *, with_table: bool = False) -> None:
-    """Best value/params so far and trial counts on the study's parent run."""
-    trials = study.get_trials(deepcopy=False)
-    best = best_trial(study)
-    table = trials_frame(study).to_csv(index=False) if with_table else None
-    tracker.update_parent(
-        counts=state_counts(trials),
-        best_value=primary_value(best) if best else None,
-        best_params=best.user_attrs.get(schema.ATTR_PARAMS) if best else None,
-        best_trial=best.number if best else None,
-        trials_csv=table,
-    )
-
-
-def run_trial(
-    study: optuna.Study,
-    space: SearchSpace,
-    tracker: Tracker,
-    *,
-    dataset: Dataset | None = None,
-    params: Mapping[str, Any] | None = None,
-    engine: str = "single",
-    user_attrs: Mapping[str, Any] | None = None,
-    tags: Mapping[str, str] | None = None,
-    trial: optuna.Trial | None = None,
-) -> TrialReport:
-    """Ask one trial (or take ``trial``, already asked), train it with the single engine,
-    and record how it ended.
-
-    ``dataset`` overrides the config's (already loaded data); ``params``, ``engine`` and
-    ``tags`` go to the :class:`TrialSession`; ``user_attrs`` are set on the trial first.
-    """
-    from trainer.training import train
-
-    if trial is None:
-        trial = study.ask(fixed_distributions=space.distributions)  # the rest: space.suggest
-    set_user_attrs(trial, user_attrs or {})
-    # a dead worker's trial goes stale and is retried
-    with trial_heartbeat(tracker.store.optuna, study, trial):
-        session = TrialSession(
-            study, space, tracker, trial, engine=engine, params=params, tags=tags
-        )
-        try:
-            try:
-                result = train(session.config(), dataset=dataset, on_epoch_end=session.on_epoch)
-            except KeyboardInterrupt:
-                session.interrupt()
-                raise
-            except optuna.exceptions.UpdateFinishedTrialError:
-                raise
-            except Exception as exc:
-                return session.fail(exc)
-            return session.finish(result)
-        except optuna.exceptions.UpdateFinishedTrialError as exc:
-            if isinstance(exc.__context__, KeyboardInterrupt):
-                raise KeyboardInterrupt from exc
-            return session.taken_over()
 
 
 def _evidence(result: TrainResult) -> dict[str, Any]:

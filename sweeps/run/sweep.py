@@ -11,7 +11,8 @@ import optuna
 
 from sweeps.procs import interrupts_remembered
 from sweeps.run.liveness import reap_stale, wait_for_running, warm_up
-from sweeps.run.session import TrialReport, run_trial, update_parent
+from sweeps.run.session import TrialReport
+from sweeps.run.single import run_trial, update_parent
 from sweeps.run.topup import claim_trials
 from sweeps.space import SearchSpace
 from sweeps.store import Store, Tracker, accounted_trials, best_trial, open_study, primary_value

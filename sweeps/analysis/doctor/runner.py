@@ -16,7 +16,7 @@ from sweeps.analysis.doctor.changes import Change, candidate_changes
 from sweeps.analysis.doctor.findings import DoctorReport, ProbeResult, rank, report_rows
 from sweeps.files import csv_text
 from sweeps.run.liveness import reap_stale
-from sweeps.run.session import run_trial, update_parent
+from sweeps.run.single import run_trial, update_parent
 from sweeps.space import SearchSpace, StudySettings
 from sweeps.store import Store, Tracker, open_study
 from sweeps.store.schema import (
