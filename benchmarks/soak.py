@@ -2,13 +2,13 @@
 
 Optuna on PostgreSQL, an ``mlflow server`` on PostgreSQL, ``--workers`` ``sweeps worker``
 processes topping one study up to ``--trials`` trials on the embedded data (mnist-mini).
-Every ``--kill-every`` seconds a random worker is SIGKILLed and a replacement started (as
-a cluster scheduler would); once, when half the trials are accounted, the MLflow server
-is SIGKILLed and started again ``--outage`` seconds later (the kills resume
-``--kill-every`` seconds after it is back). A worker that exits with an error (one that
-starts while the server is down refuses to) is started again, as a scheduler restarts a
-failed job. When the last worker has exited, ``sweeps status`` is run once (as a user
-would) and the stores are read back.
+Every ``--kill-every`` seconds (the first time at the latest when the first trial is in) a
+random worker is SIGKILLed and a replacement started (as a cluster scheduler would); once,
+when half the trials are accounted, the MLflow server is SIGKILLed and started again
+``--outage`` seconds later (the kills resume ``--kill-every`` seconds after it is back). A
+worker that exits with an error (one that starts while the server is down refuses to) is
+started again, as a scheduler restarts a failed job. When the last worker has exited,
+``sweeps status`` is run once (as a user would) and the stores are read back.
 
 Printed: trials requested / accounted / duplicated / lost / left RUNNING, MLflow runs left
 RUNNING, runs missing epochs or their final status, kills, wall time. Goal: exactly
@@ -252,7 +252,8 @@ def soak(settings: SoakSettings, log: Any = print) -> SoakResult:
                 if time.monotonic() - started > settings.budget_s:
                     timed_out = True
                     break
-                if not outage_done and _accounted(optuna_url) * 2 >= settings.trials:
+                accounted = _accounted(optuna_url)
+                if not outage_done and accounted * 2 >= settings.trials:
                     log(f"[soak] stopping the MLflow server for {settings.outage:.0f}s")
                     down = time.monotonic()
                     server.stop()
@@ -262,7 +263,9 @@ def soak(settings: SoakSettings, log: Any = print) -> SoakResult:
                     outage_done = True
                     log(f"[soak] MLflow server back after {outage_s:.1f}s")
                     next_kill = time.monotonic() + settings.kill_every  # no overdue burst
-                if time.monotonic() >= next_kill:
+                # the first kill comes with the first trial in at the latest: a short soak
+                # whose trials outrun the clock still kills a worker in the middle of one
+                if time.monotonic() >= next_kill or (kills == 0 and accounted >= 1):
                     alive = pool.alive()
                     if alive:
                         victim = rng.choice(alive)
@@ -272,7 +275,7 @@ def soak(settings: SoakSettings, log: Any = print) -> SoakResult:
                         kills += 1
                         pool.start()
                         log(f"[soak] SIGKILLed worker pid {victim.pid}; replacement started")
-                    next_kill += settings.kill_every
+                    next_kill = time.monotonic() + settings.kill_every
                 time.sleep(0.5)
         finally:
             pool.kill_all()
