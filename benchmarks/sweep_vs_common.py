@@ -104,7 +104,7 @@ _DRIVER = r"""
 import json, os, sys, time
 out = {"first_step": None, "bookkeeping": 0.0}
 try:
-    from sweeps.run import session as S
+    from sweeps.runner import session as S
     import trainer.population as P
 except ImportError:
     S = P = None
@@ -143,13 +143,13 @@ if P is not None:
             timed(S.TrialSession, name)
         import optuna
         timed(optuna.Study, "ask")
-        import sweeps.run.population as RP
+        import sweeps.runner.population as RP
         # trials that ended: their runs' ends queued, then the wait and the tells
         # (finish_together: both at once, in checkouts before end_runs/tell_ended)
         for name in ("finish_together", "end_runs", "tell_ended"):
             timed(RP, name)
         timed(RP, "report_epochs")  # a population's epoch: MLflow metrics, Optuna reports
-        import sweeps.run.sweep as SW
+        import sweeps.runner.sweep as SW
         # the atomic top-up's claim (lock, count, ask), the study's summary, the reaper
         for name in ("claim_trials", "update_parent", "reap_stale"):
             timed(SW, name)

@@ -10,5 +10,9 @@ class UserError(Exception):
         self.problems = problems or [message]
         super().__init__(message)
 
+    def __str__(self) -> str:
+        """Every problem, one per line (a traceback in a notebook shows them all)."""
+        return "\n".join(self.problems)
+
 
 EXIT_USAGE = 2

@@ -40,3 +40,14 @@ TINY_PARAMS: dict[str, Any] = {
     "seed": 0,
 }
 """The fixed params of the tiny search spaces (the space adds the learning rate)."""
+
+HEALTHY: dict[str, Any] = {
+    "activation": "sigmoid",
+    "output_activation": "softmax",
+    "loss": "crossentropy",
+    "weight_init": "glorot_uniform",
+    "bias_init": "zeros",
+    "optimizer": "adam",
+}
+"""A pairing that learns: spread over :data:`TINY_PARAMS` where a test wants trials that
+complete (sigmoid, softmax + crossentropy, Glorot init, Adam)."""

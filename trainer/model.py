@@ -7,6 +7,8 @@ use the numerically stable fused forms.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -106,3 +108,52 @@ def build_optimizer(config: TrainConfig) -> Any:
     if config.optimizer == "adam":
         return opt.Adam(learning_rate=config.learning_rate)
     return opt.RMSprop(learning_rate=config.learning_rate)
+
+
+def serving_model(config: TrainConfig, weights: Sequence[np.ndarray]) -> Any:
+    """A Keras model that predicts what a user wants served: :func:`build_model` with
+    ``weights`` (Keras order, as on :attr:`TrainResult.weights`) and the config's output
+    activation as its last layer, so it returns probabilities (softmax, sigmoid) rather
+    than the logits the trainer optimizes."""
+    _, keras = tf_keras()
+    if len(weights) != 2 * (len(config.hidden_layers) + 1):
+        raise ValueError(
+            f"weights: {len(config.hidden_layers) + 1} Dense layers need "
+            f"{2 * (len(config.hidden_layers) + 1)} arrays, got {len(weights)}"
+        )
+    num_features, num_classes = weights[0].shape[0], weights[-1].shape[0]
+    logits = build_model(config, num_features, num_classes)
+    logits.set_weights(list(weights))
+    output = keras.layers.Activation(config.output_activation, name="output")
+    return keras.Sequential(
+        [keras.Input(shape=(num_features,)), *logits.layers, output], name="mlp"
+    )
+
+
+def predict_numpy(config: TrainConfig, weights: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
+    """The same forward pass in plain NumPy (float64): the reference a served model's
+    predictions are checked against."""
+    h = np.asarray(x, dtype=np.float64)
+    pairs = list(zip(weights[::2], weights[1::2], strict=True))
+    for i, (kernel, bias) in enumerate(pairs):
+        h = h @ kernel.astype(np.float64) + bias.astype(np.float64)
+        if i < len(pairs) - 1:
+            h = _NUMPY_ACTIVATIONS[config.activation](h)
+    if config.output_activation == "softmax":
+        e = np.exp(h - h.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+    return _NUMPY_ACTIVATIONS[config.output_activation](h)
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772, 1.0507009873554805
+_NUMPY_ACTIVATIONS: dict[str, Any] = {
+    # Keras' definitions (gelu: the exact form, Keras' default)
+    "linear": lambda z: z,
+    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0.0))),
+    "selu": lambda z: _SELU_SCALE * np.where(z > 0, z, _SELU_ALPHA * np.expm1(np.minimum(z, 0.0))),
+    "softplus": lambda z: np.logaddexp(0.0, z),
+    "gelu": lambda z: 0.5 * z * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0))),
+}

@@ -418,10 +418,12 @@ class Population:
             initial_grad_norm=member.initial_grad,
             config=member.config,
         )
+        # copies: a slice would keep every member's weights alive
+        weights = tuple(w.copy() for pair in zip(kernels, biases, strict=True) for w in pair)
         model = None
         if self.keep_models:
             model = build_model(member.config, self.num_features, self.num_classes)
-            model.set_weights([w for pair in zip(kernels, biases, strict=True) for w in pair])
+            model.set_weights(list(weights))
         return TrainResult(
             config=member.config,
             outcome=outcome,
@@ -435,6 +437,7 @@ class Population:
             num_train=self.num_train,
             num_validation=self.num_validation,
             model=model,
+            weights=weights,
             initial_loss=member.initial_loss,
             initial_grad_norm=member.initial_grad,
             warnings=member.warnings,

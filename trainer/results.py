@@ -95,6 +95,9 @@ class TrainResult:
     num_train: int
     num_validation: int
     model: Any = field(default=None, repr=False, compare=False)
+    weights: tuple[np.ndarray, ...] = field(default=(), repr=False, compare=False)
+    """The final weights in Keras order (kernel, bias, per Dense layer): what
+    :func:`trainer.model.serving_model` turns into a model that predicts."""
     initial_loss: float | None = None
     initial_grad_norm: float | None = None
     warnings: tuple[PreflightWarning, ...] = ()

@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 
+from sweeps.api import configure_logging
 from sweeps.cli.commands import config, results, servers, study
 from sweeps.cli.commands.common import err_console
 from sweeps.errors import EXIT_USAGE, UserError
@@ -45,23 +46,6 @@ def _fail(problems: list[str]) -> None:
     for line in problems:
         err_console.print(f"error: {line}", markup=False, soft_wrap=True)
     sys.exit(EXIT_USAGE)
-
-
-def configure_logging() -> None:
-    """Keep library chatter (MLflow INFO lines, Optuna's per-trial INFO lines and
-    experimental warnings) off the terminal: done once, here, for every command."""
-    import logging
-    import warnings
-
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*is experimental.*")
-    warnings.filterwarnings("ignore", category=FutureWarning, module="optuna")
-    # We drive heartbeats ourselves around ask/tell (sweeps.run.liveness), not optimize().
-    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
 
 
 def main(argv: list[str] | None = None) -> None:

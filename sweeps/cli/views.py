@@ -15,7 +15,7 @@ from rich.table import Table
 from sweeps.analysis.anytime import best_so_far, clock, rung_stops
 from sweeps.analysis.doctor import DoctorReport, ProbeResult, evidence_text, is_fix
 from sweeps.analysis.stability import GROUP_BY, StabilityReport, log_stability, stability_report
-from sweeps.run.diagnosis import warning_lines
+from sweeps.runner.diagnosis import warning_lines
 from sweeps.store import (
     Store,
     best_trial,

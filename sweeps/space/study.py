@@ -24,7 +24,7 @@ METRICS = {
 parameter count (weights and biases) and its mean training seconds per epoch."""
 SAMPLERS = ("tpe", "random", "qmc", "gp", "cmaes", "nsgaii")
 PRUNERS = ("auto", "asha", "median", "percentile", "hyperband", "successive_halving", "none")
-"""``auto``: ``asha`` (sweeps.run.rungs) with the population engine, ``median`` with the
+"""``auto``: ``asha`` (sweeps.runner.rungs) with the population engine, ``median`` with the
 single one (several objectives: ``asha`` and ``none``)."""
 MULTI_PRUNERS = ("auto", "asha", "none")
 """The pruners a study of several objectives may use (Optuna's need one objective)."""

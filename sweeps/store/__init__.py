@@ -8,6 +8,7 @@ Imports point one way, down this list: ``_optuna`` (studies and trials) and ``_m
 (the tracker and run reads) use ``_locations`` (the :class:`Store` value and its two
 openers, the study lock), which uses ``_heartbeat`` (dead-worker timing and retries),
 ``_locks`` (database and file locks) and ``_urls`` (masking passwords in URLs and errors);
+``_mlflow`` also uses ``_models`` (networks saved as MLflow models, registered by name);
 ``_writer``, ``_template``, ``_pruners`` and ``schema`` import none of them.
 """
 
@@ -29,6 +30,7 @@ from sweeps.store._mlflow import (
     log_text,
     metric_history,
 )
+from sweeps.store._models import has_model, model_uri, register_model
 from sweeps.store._optuna import (
     accounted_trials,
     best_trial,
@@ -67,6 +69,7 @@ __all__ = [
     "find_experiment_id",
     "find_parent_run",
     "frozen_trial",
+    "has_model",
     "heartbeat_settings",
     "init_lock",
     "is_multi",
@@ -76,12 +79,14 @@ __all__ = [
     "make_pruner",
     "make_sampler",
     "metric_history",
+    "model_uri",
     "open_study",
     "optuna_storage",
     "outcome_counts",
     "pareto_front",
     "primary_value",
     "redact",
+    "register_model",
     "report_values",
     "resolve_store",
     "retry_callback",

@@ -67,5 +67,5 @@ _NOT_INHERITED = (ATTR_OWNER, ATTR_WORKER, ATTR_OUTCOME, ATTR_REASON)
 
 def retry_callback() -> optuna.storages.RetryHeartbeatStaleTrialCallback:
     """What queues the retry of a dead trial: the storage's callback on RDB storages, called
-    by :mod:`sweeps.run.liveness` itself on the journal store (same attrs, same history)."""
+    by :mod:`sweeps.runner.liveness` itself on the journal store (same attrs, same history)."""
     return _Retry(max_retry=MAX_RETRY)

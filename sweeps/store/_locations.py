@@ -43,6 +43,11 @@ class Store:
     def is_rdb(self) -> bool:
         return not self.storage_url.startswith("journal:")
 
+    def exists(self) -> bool:
+        """Whether a study can be in the Optuna storage: the local journal file is there
+        (a database is assumed to be: reading it tells)."""
+        return self.is_rdb or Path(self.storage_url.removeprefix("journal:")).is_file()
+
     def describe(self) -> str:
         return f"optuna={redact(self.storage_url)} mlflow={redact(self.tracking_uri)}"
 
@@ -62,12 +67,15 @@ def resolve_store(
     storage: str | None = None,
     tracking_uri: str | None = None,
     root: Path | str | None = None,
+    *,
+    create: bool = True,
 ) -> Store:
-    """Fill in defaults under ``root`` (``./mlruns``) for whatever was not given."""
+    """Fill in defaults under ``root`` (``./mlruns``) for whatever was not given;
+    ``create=False`` (readers) leaves a missing local directory missing."""
     base = Path(root) if root is not None else DEFAULT_ROOT
     base = base.resolve()
     local_mlflow = tracking_uri is None
-    if storage is None or tracking_uri is None:
+    if create and (storage is None or tracking_uri is None):
         try:
             base.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

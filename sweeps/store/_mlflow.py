@@ -20,6 +20,7 @@ from typing import Any
 from sweeps.errors import UserError
 from sweeps.store._locations import Store
 from sweeps.store._locks import init_lock
+from sweeps.store._models import save_model
 from sweeps.store._urls import failing_as
 from sweeps.store._writer import Writer, retrying
 from sweeps.store.schema import (
@@ -115,14 +116,16 @@ class Tracker:
         params: Mapping[str, Any],
         *,
         tags: Mapping[str, str] | None = None,
+        run_name: str | None = None,
     ) -> str:
-        """Create the trial's child run with all its params; returns the run id."""
+        """Create the trial's child run with all its params (named ``trial-N`` unless
+        ``run_name``); returns the run id."""
         from mlflow.entities import Param
 
         run = retrying(  # a server restarting: wait for it rather than lose the trial
             lambda: self.client.create_run(
                 self.experiment_id,
-                run_name=f"trial-{trial_number}",
+                run_name=run_name or f"trial-{trial_number}",
                 tags={
                     TAG_PARENT: self.parent_run_id,
                     TAG_STUDY: self.study_name,
@@ -191,7 +194,7 @@ class Tracker:
         wait: bool = True,
     ) -> None:
         """Tag the run with its Optuna state and outcome, end it, attach ``artifacts``
-        (after the end: see :meth:`TrialSession._end <sweeps.run.session.TrialSession._end>`);
+        (after the end: see :meth:`TrialSession._end <sweeps.runner.session.TrialSession._end>`);
         waits (bounded) until all of the run's writes are done, so a run ends before its
         trial is told (what the reaper relies on). ``wait=False`` leaves the wait to the
         caller (:meth:`flush`), who must not tell the trial before it."""
@@ -221,6 +224,12 @@ class Tracker:
         run's artifact location up once per call (~10 ms on SQLite), not once per file."""
         texts = dict(texts)
         self.writer.call(run_id, ", ".join(texts), lambda: _log_texts(self.client, run_id, texts))
+
+    def log_model(self, run_id: str, model: Any, example: Any) -> None:
+        """Queue the Keras ``model``'s save as the run's MLflow model
+        (:func:`~sweeps.store._models.save_model`): the writer does it while training goes
+        on; ``example``, a few input rows, goes with it."""
+        self.writer.call(run_id, "model", lambda: save_model(self.client, run_id, model, example))
 
     def hold_writes(self) -> AbstractContextManager[None]:
         """Writes nobody waits for, and runs :meth:`start_trial_soon` creates, wait for

@@ -83,7 +83,7 @@ def make_pruner(settings: StudySettings) -> optuna.pruners.BasePruner:
     """The study's Optuna pruner. ``median`` (also ``auto``'s, which the single engine
     uses) and ``percentile`` are Optuna's, or with ``pruner_peers: running`` the rule that
     also compares with running and pruned trials (:mod:`sweeps.store._pruners`). ``asha``
-    is not an Optuna pruner: the trial session judges the rungs (sweeps.run.rungs)."""
+    is not an Optuna pruner: the trial session judges the rungs (sweeps.runner.rungs)."""
     warmup = settings.pruner_warmup_epochs
     startup = settings.pruner_startup_trials
     if settings.pruner in ("none", "asha") or settings.multi:

@@ -325,6 +325,31 @@ CASES: list[tuple[str, list[str], str]] = [
         "--out: must end in .csv or .parquet, got",
     ),
     ("status-unknown-study", ["status", "nope"], "study 'nope': not found in"),
+    (
+        "train-params-is-a-space",
+        ["train", "--params", "{f}/existing.yaml"],
+        "params file '{f}/existing.yaml': is a search space (it has a 'params' section); "
+        "sweep it with 'sweeps run {f}/existing.yaml'",
+    ),
+    *(
+        (
+            f"{command}-no-store",
+            [command, "nope", "--root", "{f}/nostore", *out],
+            "study 'nope': not found in optuna=journal:{f}/nostore/optuna.journal "
+            "mlflow=sqlite:///{f}/nostore/mlflow.db (nothing has run there yet)",
+        )
+        for command, out in (
+            ("status", []),
+            ("report", ["--out", "{f}/r.html"]),
+            ("export", ["--out", "{f}/b.yaml"]),
+            ("trials", ["--out", "{f}/t.csv"]),
+        )
+    ),
+    (
+        "export-register-blank",
+        ["export", "existing", "--register", " ", "--out", "{f}/registered.yaml"],
+        "--register: must be a non-empty model name, got ' '",
+    ),
     ("ui-port-in-use", ["ui", "--port", "{busy}"], "is already in use; pick another with --port"),
     (
         "ui-unknown-study",
@@ -440,6 +465,17 @@ def test_bad_input_in_a_real_process(case: str, world: dict[str, Any]) -> None:
     )
     _check(proc.returncode, proc.stderr, expected, world)
     assert snapshot(world["root"]) == before
+
+
+def test_read_commands_leave_no_store_behind(world: dict[str, Any], cli) -> None:
+    """A read command looking for a study where nothing has run fails without creating
+    the store it looked in (or the file it would have written)."""
+    for case, argv, _ in CASES:
+        if case.endswith("-no-store"):
+            assert cli(*_argv(argv, world)).code == 2
+    assert not (world["files"] / "nostore").exists()
+    assert not any((world["files"] / name).exists() for name in ("r.html", "b.yaml", "t.csv"))
+    assert not (world["files"] / "registered.yaml").exists()
 
 
 def test_existing_store_still_works_after_all_that(world: dict[str, Any], cli) -> None:

@@ -27,6 +27,16 @@ def swept(cli, write_space, tmp_path: Path):
     return space, root, result
 
 
+def test_quiet_prints_only_the_final_summary(swept) -> None:
+    """``--quiet`` says "only the final summary": no start line, no line per trial."""
+    *_, result = swept
+    lines = result.out.splitlines()
+    assert not [line for line in lines if line.startswith("trial ")], result.out
+    assert "running up to" not in result.out and " in optuna=" not in result.out
+    assert lines[0] == "study 'diverge': 6 trial(s)"  # the status summary comes first
+    assert any(line.startswith("best trial #") for line in lines)
+
+
 def _runs(root: Path, study: str):
     store = resolve_store(root=root)
     client = MlflowClient(store.tracking_uri)
@@ -179,8 +189,9 @@ def test_export_errors_are_one_line_exit_2(cli, write_space, tmp_path: Path) -> 
     assert (
         res.err.strip() == f"error: study 'nope': not found in optuna=journal:"
         f"{root.resolve() / 'optuna.journal'} mlflow=sqlite:///{root.resolve() / 'mlflow.db'} "
-        "(known: none)"
+        "(nothing has run there yet)"
     )
+    assert not root.exists()  # looking for a study leaves no empty store behind
     # a study whose only trials diverged has nothing to export
     space = write_space("alldiv", study={"trials": 2}, params={"learning_rate": 3.0})
     assert cli("run", space, "--root", root, "--quiet").code == 0

@@ -27,9 +27,9 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-from sweeps.run.liveness import ATTR_WORKER, reap_stale, trial_heartbeat
-from sweeps.run.session import TrialSession
-from sweeps.run.single import run_trial
+from sweeps.runner.liveness import ATTR_WORKER, reap_stale, trial_heartbeat
+from sweeps.runner.session import TrialSession
+from sweeps.runner.single import run_trial
 from sweeps.space import SearchSpace, load_space
 from sweeps.store import (
     Store,

@@ -42,7 +42,7 @@ def test_the_interrupt_is_remembered_through_the_error_for_the_block_only() -> N
 def test_run_sweep_interrupts_the_trial_instead_of_failing_it(
     write_space, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sweeps.run.sweep import run_sweep
+    from sweeps.runner.sweep import run_sweep
     from sweeps.space import load_space
     from sweeps.store import load_existing
 

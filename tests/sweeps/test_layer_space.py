@@ -10,7 +10,7 @@ import optuna
 import pytest
 import yaml
 
-from sweeps.run.cohort import can_use_population, default_cohort_size, subcohort_count
+from sweeps.runner.cohort import can_use_population, default_cohort_size, subcohort_count
 from sweeps.space import parse_space
 from sweeps.store import load_existing, resolve_store
 

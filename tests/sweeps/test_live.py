@@ -7,8 +7,8 @@ import io
 import pytest
 from rich.console import Console
 
-from sweeps.cli.live import OTHER_STYLE, LiveView, outcome_style
-from sweeps.run.session import TrialReport
+from sweeps.live import OTHER_STYLE, LiveView, outcome_style
+from sweeps.runner.session import TrialReport
 
 REPORTS = [
     TrialReport(
@@ -100,9 +100,9 @@ def test_resumed_sweep_starts_the_bar_at_the_trials_already_done() -> None:
     assert "trial" not in text  # no empty table before the first trial ends
 
 
-def test_quiet_mode_prints_one_plain_line_per_trial() -> None:
-    console = terminal()
-    view = LiveView(console, quiet=True)
+def test_a_log_file_gets_one_plain_line_per_trial() -> None:
+    console = Console(file=io.StringIO(), record=True, width=120, highlight=False)
+    view = LiveView(console)
     view.start("demo", 3, None)
     for report in REPORTS:
         view.trial_done(report, (0, 0.9132))
@@ -116,11 +116,13 @@ def test_quiet_mode_prints_one_plain_line_per_trial() -> None:
     assert "\x1b[" not in console.export_text(styles=False)
 
 
-def test_not_a_terminal_means_quiet_and_silent_means_nothing() -> None:
-    plain = Console(file=io.StringIO(), record=True, width=120)
-    view = LiveView(plain)
-    assert view.quiet  # a pipe or a log file gets lines, not a live panel
-    view.silent = True
+@pytest.mark.parametrize("tty", [True, False])
+def test_quiet_prints_nothing_while_the_sweep_runs(tty: bool) -> None:
+    """``--quiet`` is "only the final summary" (the command prints it): no start line and
+    no line per trial, on a terminal or in a log."""
+    plain = Console(file=io.StringIO(), record=True, width=120, force_terminal=tty)
+    view = LiveView(plain, quiet=True)
+    assert view.silent and view.quiet != tty  # a pipe or a log file: lines, not a panel
     view.start("demo", 1, None)
     view.trial_done(REPORTS[0], (0, 0.9132))
     view.stop()
@@ -132,8 +134,8 @@ def test_the_bar_says_when_the_best_was_found(monkeypatch: pytest.MonkeyPatch) -
     """Found during this sweep: the moment it became the best, not when it was last seen;
     a best from before a resume has no moment."""
     now = [100.0]
-    monkeypatch.setattr("sweeps.cli.live.time.monotonic", lambda: now[0])
-    view = LiveView(Console(file=io.StringIO(), width=120), quiet=True)
+    monkeypatch.setattr("sweeps.live.time.monotonic", lambda: now[0])
+    view = LiveView(Console(file=io.StringIO(), width=120))
     view.start("demo", 10, (3, 0.5), completed=6)
     assert view.summary() == "best #3=0.5000"
     now[0] = 183.0
@@ -160,3 +162,21 @@ def test_every_trainer_label_has_its_own_style_and_colour() -> None:
     for label in LABELS:
         assert outcome_style(label) != OTHER_STYLE, label
         assert label in OUTCOME_COLORS, label
+
+
+def test_a_notebook_gets_the_live_panel_when_it_can_redraw_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In Jupyter, Rich redraws a live panel through an ``ipywidgets`` output; without
+    ipywidgets it would print every frame, so the view falls back to lines."""
+    import importlib.util
+
+    from sweeps.live import can_go_live
+
+    notebook = Console(file=io.StringIO(), force_jupyter=True)
+    assert notebook.is_jupyter and not notebook.is_terminal
+    has_widgets = importlib.util.find_spec("ipywidgets") is not None
+    assert can_go_live(notebook) == has_widgets
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert not can_go_live(notebook)
+    assert LiveView(notebook).quiet

@@ -14,7 +14,7 @@ import optuna
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-from sweeps.run.liveness import owner_gone, owner_record, process_start
+from sweeps.runner.liveness import owner_gone, owner_record, process_start
 from sweeps.store import accounted_trials, load_existing, resolve_store
 from sweeps.store.schema import ATTR_OWNER, ATTR_REASON, ATTR_RUN_ID, TAG_REASON, TAG_RETRY_OF
 from tests.sweeps.procs import interrupt_when, start_cli

@@ -91,7 +91,7 @@ def test_postgresql_connections_dropped_while_idle_are_reopened(
 ) -> None:
     """The server (or a proxy, a failover) closes our idle pooled connections: the next
     trial reconnects (pool pre-ping, Optuna's and MLflow's) instead of crashing."""
-    from sweeps.run.single import run_trial
+    from sweeps.runner.single import run_trial
     from sweeps.space import load_space
     from sweeps.store import Tracker, open_study
     from tests.sweeps.pg import admin, url

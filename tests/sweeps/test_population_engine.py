@@ -11,13 +11,18 @@ from mlflow import MlflowClient
 from optuna.trial import TrialState
 
 import trainer.population
-from sweeps.run.cohort import MAX_COHORT, can_use_population, default_cohort_size, subcohort_count
-from sweeps.run.population import run_population
-from sweeps.run.session import TrialReport
+from sweeps.runner.cohort import (
+    MAX_COHORT,
+    can_use_population,
+    default_cohort_size,
+    subcohort_count,
+)
+from sweeps.runner.population import run_population
+from sweeps.runner.session import TrialReport
 from sweeps.space import SearchSpace, parse_space
 from sweeps.store import Store, Tracker, open_study, resolve_store
 from sweeps.store.schema import ATTR_REASON, TAG_OUTCOME, TAG_REASON, TAG_ROLE, TAG_STATE, TAG_TRIAL
-from tests._cases import TINY_PARAMS
+from tests._cases import HEALTHY, TINY_PARAMS
 from trainer.config import TrainConfig
 from trainer.data import Dataset
 
@@ -128,16 +133,6 @@ class PruneLearningRate(optuna.pruners.BasePruner):
 
     def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
         return bool(trial.params.get("learning_rate") == self.learning_rate)
-
-
-HEALTHY = {
-    "activation": "sigmoid",
-    "output_activation": "softmax",
-    "loss": "crossentropy",
-    "weight_init": "glorot_uniform",
-    "bias_init": "zeros",
-    "optimizer": "adam",
-}
 
 
 def test_the_pruner_stops_one_member(store: Store, mini: Dataset) -> None:
@@ -365,7 +360,7 @@ def test_default_cohort_size_of_a_space_counts_its_largest_architecture() -> Non
 
 
 def test_sweep_auto_engine_picks_population(tmp_path: Path) -> None:
-    from sweeps.run.sweep import choose_engine
+    from sweeps.runner.sweep import choose_engine
 
     space = make_space("auto", {"learning_rate": {"type": "float", "low": 1e-3, "high": 1.0}})
     assert choose_engine(space, "auto") == "population"

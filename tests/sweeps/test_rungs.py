@@ -12,8 +12,8 @@ import pytest
 from optuna.trial import TrialState
 
 from sweeps.analysis.anytime import best_so_far, rung_stops
-from sweeps.run.population import run_population
-from sweeps.run.rungs import RungMember, Rungs, judge_rungs, pareto_order
+from sweeps.runner.population import run_population
+from sweeps.runner.rungs import RungMember, Rungs, judge_rungs, pareto_order
 from sweeps.space import parse_space
 from sweeps.store import Store, Tracker, open_study, resolve_store
 from sweeps.store.schema import ATTR_STOPPED_AT_RUNG, rung_attr

@@ -14,7 +14,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 from sweeps.analysis.stability import predictors, stability_map, stability_report
-from sweeps.run.single import run_trial, update_parent
+from sweeps.runner.single import run_trial, update_parent
 from sweeps.space import parse_space
 from sweeps.store import Store, Tracker, load_existing, open_study, resolve_store
 from tests._cases import TINY_PARAMS

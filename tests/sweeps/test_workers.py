@@ -12,9 +12,9 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-from sweeps.run import workers as workers_mod
-from sweeps.run.liveness import ATTR_WORKER
-from sweeps.run.workers import split_trials, worker_command, worker_env, worker_space
+from sweeps.runner import workers as workers_mod
+from sweeps.runner.liveness import ATTR_WORKER
+from sweeps.runner.workers import split_trials, worker_command, worker_env, worker_space
 from sweeps.space import load_space
 from sweeps.store import load_existing, redact, resolve_store, scrub
 from sweeps.store.schema import TAG_ROLE, TAG_TRIAL
@@ -74,9 +74,9 @@ def test_workers_get_the_store_through_the_environment_not_argv(tmp_path: Path) 
 
 def test_each_worker_samples_with_its_own_seed(write_space, monkeypatch) -> None:
     space = load_space(write_space("seeded"))
-    monkeypatch.setattr("sweeps.run.liveness.worker_id", lambda: "host:1")
+    monkeypatch.setattr("sweeps.runner.liveness.worker_id", lambda: "host:1")
     a = worker_space(space)
-    monkeypatch.setattr("sweeps.run.liveness.worker_id", lambda: "host:2")
+    monkeypatch.setattr("sweeps.runner.liveness.worker_id", lambda: "host:2")
     b = worker_space(space)
     assert a.settings.seed != b.settings.seed
     assert a.fingerprint() == b.fingerprint() == space.fingerprint()  # same study
@@ -235,10 +235,10 @@ def test_no_password_in_output_errors_or_mlflow(
     storage = url(pg_databases("cred"), password=secret)
     space = write_space("cred", study={"trials": 1})
     root = tmp_path / "mlruns"
-    res = cli("run", space, "--storage", storage, "--root", root, "--engine", "single", "-q")
+    res = cli("run", space, "--storage", storage, "--root", root, "--engine", "single")
     assert res.code == 0, res
     assert secret not in res.out + res.err
-    assert "postgres:***@" in res.out
+    assert "postgres:***@" in res.out  # the store the run announces, masked
     for run in _runs(root, "cred"):
         data = run.data
         assert secret not in repr(data.params) + repr(data.tags) + repr(data.metrics)

@@ -15,8 +15,8 @@ from optuna.trial import TrialState
 from sweeps.analysis.doctor.changes import Change, candidate_changes
 from sweeps.analysis.doctor.findings import DoctorReport, ProbeResult, rank, report_rows
 from sweeps.files import csv_text
-from sweeps.run.liveness import reap_stale
-from sweeps.run.single import run_trial, update_parent
+from sweeps.runner.liveness import reap_stale
+from sweeps.runner.single import run_trial, update_parent
 from sweeps.space import SearchSpace, StudySettings
 from sweeps.store import Store, Tracker, open_study
 from sweeps.store.schema import (

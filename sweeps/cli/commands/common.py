@@ -9,8 +9,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from sweeps.errors import UserError
-
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False)
 
@@ -59,34 +57,23 @@ RootOpt = Annotated[
 
 def load_params(path: Path | None, overrides: list[str] | None) -> Any:
     """Params file + ``--set`` overrides -> validated :class:`trainer.TrainConfig`."""
-    from sweeps.files import parse_assignments, read_mapping
-    from trainer.config import TrainConfig
+    from sweeps.api import load_params as load
 
-    params: dict[str, Any] = read_mapping(path, "params file") if path is not None else {}
-    params.update(parse_assignments(overrides or []))
-    return TrainConfig.from_dict(params)
+    return load(path, overrides or [])
 
 
 def open_store(storage: str | None, tracking_uri: str | None, root: Path | None) -> Any:
     """The one :class:`sweeps.store.Store` a command passes down."""
-    from sweeps.store import resolve_store
+    from sweeps.api import open_store as open_
 
-    return resolve_store(storage, tracking_uri, root)
+    return open_(storage, tracking_uri, root)
 
 
 def existing_study(
     study: str, storage: str | None, tracking_uri: str | None, root: Path | None
-) -> tuple[Any, Any]:
-    """``(store, study)`` for a study that must exist already (dead trials reaped)."""
-    from sweeps.run.liveness import load_checked
+) -> Any:
+    """A :class:`sweeps.api.StudyResult` for a study that must exist already (dead trials
+    reaped; no store is created looking for it)."""
+    from sweeps.api import load
 
-    store = open_store(storage, tracking_uri, root)
-    return store, load_checked(study, store)
-
-
-def check_engine(engine: str) -> None:
-    """``--engine`` must name an engine a study may use."""
-    from sweeps.space import ENGINES
-
-    if engine not in ENGINES:
-        raise UserError(f"--engine: must be one of {', '.join(ENGINES)}, got {engine!r}")
+    return load(study, storage=storage, tracking_uri=tracking_uri, root=root)

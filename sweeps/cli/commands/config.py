@@ -32,11 +32,17 @@ def train(
     root: RootOpt = None,
 ) -> None:
     """Train one MLP from a parameter file and report its outcome (exit 1 unless ok)."""
-    from sweeps.run.train_one import run_train
+    from sweeps.api import train as train_params
 
-    config = load_params(params, set_)
-    store = open_store(None, tracking_uri, root) if track else None
-    result = run_train(config, console=console, quiet=quiet, store=store)
+    result = train_params(
+        params,
+        overrides=set_ or [],
+        track=track,
+        quiet=quiet,
+        tracking_uri=tracking_uri,
+        root=root,
+        console=console,
+    )
     if result.outcome.label != "ok":
         raise typer.Exit(1)
 

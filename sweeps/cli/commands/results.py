@@ -16,7 +16,6 @@ from sweeps.cli.commands.common import (
     console,
     existing_study,
 )
-from sweeps.errors import UserError
 
 
 def report(
@@ -29,10 +28,7 @@ def report(
     root: RootOpt = None,
 ) -> None:
     """One self-contained HTML page of plots for a study (also logged to its parent run)."""
-    from sweeps.analysis.report import write_report
-
-    store, s = existing_study(study, storage, tracking_uri, root)
-    path = write_report(s, store, out)
+    path = existing_study(study, storage, tracking_uri, root).report(out)
     console.print(f"report for study '{study}' written to {path}")
 
 
@@ -48,24 +44,34 @@ def export(
             "of a Pareto front). Default: the best (on the first objective).",
         ),
     ] = None,
+    register: Annotated[
+        str | None,
+        typer.Option(
+            "--register",
+            help="Also register the trial's saved model in MLflow's model registry under "
+            "this name (a new version when the name exists).",
+        ),
+    ] = None,
     storage: StorageOpt = None,
     tracking_uri: TrackingOpt = None,
     root: RootOpt = None,
 ) -> None:
     """Write the best (or picked) trial's full parameter dict; `sweeps train --params`
     retrains it."""
-    from sweeps.analysis.export import export_best
-    from sweeps.store import study_objectives
-
-    if fmt is not None and fmt not in ("yaml", "json"):
-        raise UserError(f"--format: must be yaml or json, got {fmt!r}")
-    _, s = existing_study(study, storage, tracking_uri, root)
-    path, best = export_best(s, out, fmt, pick)
-    values = ", ".join(
-        f"{n}={v:.6g}" for n, v in zip(study_objectives(s), best.values, strict=True)
-    )
+    loaded = existing_study(study, storage, tracking_uri, root)
+    done = loaded.export(out, pick=pick, fmt=fmt, register=register)
+    values = ", ".join(f"{n}={v:.6g}" for n, v in done.trial.values.items())
     what = "best trial" if pick is None else f"trial picked by {pick!r},"
-    console.print(f"{what} #{best.number} ({values}) of study '{study}' written to {path}")
+    console.print(
+        f"{what} #{done.trial.number} ({values}) of study '{study}' written to {done.path}",
+        markup=False,
+    )
+    if done.model_version is not None:
+        v = done.model_version
+        console.print(
+            f"model {done.trial.model_uri} registered as '{v.name}' version {v.version}",
+            markup=False,
+        )
 
 
 def trials(
@@ -80,6 +86,6 @@ def trials(
     """Export every trial (params, state, outcome, MLflow run id) as CSV or Parquet."""
     from sweeps.analysis.export import write_trials
 
-    _, s = existing_study(study, storage, tracking_uri, root)
+    s = existing_study(study, storage, tracking_uri, root).study
     path = write_trials(s, out)
     console.print(f"{len(s.trials)} trial(s) of study '{study}' written to {path}")

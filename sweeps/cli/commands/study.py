@@ -15,12 +15,11 @@ from sweeps.cli.commands.common import (
     StudyOpt,
     TimeoutOpt,
     TrackingOpt,
-    check_engine,
     console,
     err_console,
+    existing_study,
     open_store,
 )
-from sweeps.errors import UserError
 
 
 def run(
@@ -54,107 +53,48 @@ def run(
     quiet: QuietOpt = False,
 ) -> None:
     """Run (or resume) an Optuna study over a search space; every trial goes to MLflow."""
-    parsed, budget = _checked_space(space, study, engine, timeout)
-    store = open_store(storage, tracking_uri, root)
-    if workers > 1:
-        from sweeps.run.workers import run_local_workers
+    from sweeps.api import run as run_study
 
-        code = run_local_workers(
-            space,
-            parsed,
-            store,
-            workers=workers,
-            trials=trials,
-            engine=engine,
-            console=console,
-            quiet=quiet,
-            timeout=budget,
-        )
-        _print_status(parsed.settings.name, store)
-        raise typer.Exit(code)
-    summary = _sweep(
-        parsed,
-        store,
+    result = run_study(
+        space,
         trials=trials,
+        study=study,
         engine=engine,
         cohort_size=cohort_size,
-        quiet=quiet,
-        timeout=budget,
+        workers=workers,
+        timeout=timeout,
+        storage=storage,
+        tracking_uri=tracking_uri,
+        root=root,
+        progress=not quiet,
+        console=console,
     )
-    _print_status(parsed.settings.name, store)
-    _say_timed_out(summary, parsed)
-    if summary.interrupted:
+    console.print(render_status(result.study))
+    _say_timed_out(result.summary)
+    if result.interrupted and result.summary is not None:  # workers said it themselves
         err_console.print(
             f"interrupted: the current trial was ended; resume with the same command "
-            f"(study '{parsed.settings.name}')"
+            f"(study '{result.name}')"
         )
-        raise typer.Exit(130)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
 
 
-def _checked_space(
-    space: Path, study: str | None, engine: str, timeout: str | None, *, shared: bool = False
-) -> tuple[Any, float | None]:
-    """``(space, time budget)`` once the options, the file and its data are checked;
-    ``shared``: as a worker of a shared study sees it."""
-    from sweeps.space import load_space
-
-    check_engine(engine)
-    budget = _timeout(timeout)
-    parsed = load_space(space, name=study)
-    if shared:
-        from sweeps.run.workers import worker_space
-
-        parsed = worker_space(parsed)
-    _check_data(parsed)
-    return parsed, budget
-
-
-def _timeout(text: str | None) -> float | None:
-    from sweeps.budget import parse_duration
-
-    if text is None:
-        return None
-    try:
-        return parse_duration(text, "--timeout")
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-
-
-def _say_timed_out(summary: Any, parsed: Any) -> None:
-    if summary.timed_out:
+def _say_timed_out(summary: Any) -> None:
+    if summary is not None and summary.timed_out:
         from sweeps.budget import format_duration
 
         console.print(
             f"time budget reached after {format_duration(summary.seconds)}: no new trial "
-            f"started; resume with the same command (study '{parsed.settings.name}')",
+            f"started; resume with the same command (study '{summary.study_name}')",
             markup=False,
         )
 
 
-def _check_data(parsed: Any) -> None:
-    """Missing data, or a batch larger than the data: one line before any trial exists."""
-    from sweeps.run.datacheck import check_space_data
+def render_status(study: Any) -> Any:
+    from sweeps.cli.views import render_status as render
 
-    check_space_data(parsed)
-
-
-def _sweep(parsed: Any, store: Any, **kwargs: Any) -> Any:
-    from sweeps.cli.live import LiveView
-    from sweeps.run.sweep import run_sweep
-
-    quiet = kwargs.pop("quiet")
-    view = LiveView(console, quiet=quiet)
-    console.print(f"study '{parsed.settings.name}' in {store.describe()}")
-    return run_sweep(parsed, store, view=view, **kwargs)
-
-
-def _print_status(name: str, store: Any) -> Any:
-    from sweeps.cli.views import render_status
-    from sweeps.run.liveness import load_checked
-
-    study = load_checked(name, store)
-    console.print(render_status(study))
-    return study
+    return render(study)
 
 
 def status(
@@ -172,17 +112,21 @@ def status(
     root: RootOpt = None,
 ) -> None:
     """Trials by state and outcome, and the best trial; without a name, list the studies."""
+    from sweeps.api import open_store as open_
     from sweeps.cli.views import render_studies
 
-    store = open_store(storage, tracking_uri, root)
     if study is None:
-        console.print(render_studies(store))
+        store = open_(storage, tracking_uri, root, create=False)
+        console.print(
+            render_studies(store) if store.exists() else f"no studies in {store.describe()}"
+        )
         return
-    loaded = _print_status(study, store)
+    loaded = existing_study(study, storage, tracking_uri, root)
+    console.print(render_status(loaded.study))
     if stability:
         from sweeps.cli.views import show_stability
 
-        show_stability(loaded, store, console=console)
+        show_stability(loaded.study, loaded.store, console=console)
 
 
 def worker(
@@ -202,19 +146,23 @@ def worker(
     storage: StorageOpt = None,
     tracking_uri: TrackingOpt = None,
     root: RootOpt = None,
-    quiet: QuietOpt = True,
+    quiet: QuietOpt = False,
 ) -> None:
     """One worker process of a shared study (run any number, on any number of machines)."""
-    parsed, budget = _checked_space(space, study, engine, timeout, shared=True)
-    summary = _sweep(
+    from sweeps.api import prepare
+    from sweeps.live import LiveView
+    from sweeps.runner.sweep import run_sweep
+
+    parsed, budget = prepare(space, study=study, engine=engine, timeout=timeout, shared=True)
+    summary = run_sweep(
         parsed,
         open_store(storage, tracking_uri, root),
         trials=trials,
         engine=engine,
         cohort_size=None,
-        quiet=quiet,
+        view=LiveView(console, quiet=quiet),
         timeout=budget,
     )
-    _say_timed_out(summary, parsed)
+    _say_timed_out(summary)
     if summary.interrupted:
         raise typer.Exit(130)

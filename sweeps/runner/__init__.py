@@ -4,9 +4,9 @@ liveness (heartbeats, stale trials) and local worker processes.
 Everything here reaches Optuna and MLflow through :mod:`sweeps.store` only.
 """
 
-from sweeps.run.session import TrialReport, TrialSession
-from sweeps.run.single import run_trial, update_parent
-from sweeps.run.sweep import SweepSummary, SweepView, run_sweep
+from sweeps.runner.session import TrialReport, TrialSession
+from sweeps.runner.single import run_trial, update_parent
+from sweeps.runner.sweep import SweepSummary, SweepView, run_sweep
 
 __all__ = [
     "SweepSummary",

@@ -9,8 +9,9 @@ from typing import Any
 
 import optuna
 
-from sweeps.run.liveness import trial_heartbeat
-from sweeps.run.session import TrialReport, TrialSession
+from sweeps.runner.liveness import trial_heartbeat
+from sweeps.runner.models import ModelKeeper
+from sweeps.runner.session import TrialReport, TrialSession
 from sweeps.space import SearchSpace
 from sweeps.store import (
     Tracker,
@@ -49,12 +50,14 @@ def run_trial(
     user_attrs: Mapping[str, Any] | None = None,
     tags: Mapping[str, str] | None = None,
     trial: optuna.Trial | None = None,
+    models: ModelKeeper | None = None,
 ) -> TrialReport:
     """Ask one trial (or take ``trial``, already asked), train it with the single engine,
     and record how it ended.
 
     ``dataset`` overrides the config's (already loaded data); ``params``, ``engine`` and
     ``tags`` go to the :class:`TrialSession`; ``user_attrs`` are set on the trial first.
+    ``models`` saves the network when the trial ends as the study's best.
     """
     from trainer.training import train
 
@@ -76,7 +79,10 @@ def run_trial(
                 raise
             except Exception as exc:
                 return session.fail(exc)
-            return session.finish(result)
+            report = session.finish(result)
+            if models is not None:
+                models.consider([(session, result, report)])
+            return report
         except optuna.exceptions.UpdateFinishedTrialError as exc:
             if isinstance(exc.__context__, KeyboardInterrupt):
                 raise KeyboardInterrupt from exc

@@ -10,10 +10,11 @@ from typing import Protocol
 import optuna
 
 from sweeps.procs import interrupts_remembered
-from sweeps.run.liveness import reap_stale, wait_for_running, warm_up
-from sweeps.run.session import TrialReport
-from sweeps.run.single import run_trial, update_parent
-from sweeps.run.topup import claim_trials
+from sweeps.runner.liveness import reap_stale, wait_for_running, warm_up
+from sweeps.runner.models import ModelKeeper
+from sweeps.runner.session import TrialReport
+from sweeps.runner.single import run_trial, update_parent
+from sweeps.runner.topup import claim_trials
 from sweeps.space import SearchSpace
 from sweeps.store import Store, Tracker, accounted_trials, best_trial, open_study, primary_value
 
@@ -62,7 +63,7 @@ def choose_engine(space: SearchSpace, requested: str) -> str:
     if requested != "auto":
         return requested
     try:
-        from sweeps.run.cohort import can_use_population
+        from sweeps.runner.cohort import can_use_population
     except ImportError:  # pragma: no cover - population engine not installed
         return "single"
     return "population" if can_use_population(space) else "single"
@@ -157,6 +158,7 @@ class _Sweep:
         self.plan, self.view, self.user_stop, self.started = plan, view, stop, started
         self.reports: list[TrialReport] = []
         self.parent_updated = 0.0
+        self.models = ModelKeeper(study, space, tracker)
 
     def run(self) -> SweepSummary:
         """The loop, told to the view; the study's parent run updated and ended after."""
@@ -202,7 +204,9 @@ class _Sweep:
                 trial = ask() if ask is not None else None
                 if ask is not None and trial is None:
                     continue  # another worker took the last slot
-                self.record(run_trial(self.study, self.space, self.tracker, trial=trial))
+                self.record(
+                    run_trial(self.study, self.space, self.tracker, trial=trial, models=self.models)
+                )
 
     def out_of_time(self) -> bool:
         budget = self.plan.budget
@@ -234,8 +238,8 @@ class _Sweep:
         machine's limit) trials live in slots, asked one at a time as slots free (through
         ``ask`` when given: the atomic top-up), until ``left`` more trials have been asked
         and :meth:`remaining` wants no more."""
-        from sweeps.run.cohort import first_wave, live_trials
-        from sweeps.run.population import run_population
+        from sweeps.runner.cohort import first_wave, live_trials
+        from sweeps.runner.population import run_population
 
         topping_up = self.plan.trials is None
 
@@ -260,6 +264,7 @@ class _Sweep:
             on_report=record,
             ask=ask,
             first_wave=first,
+            models=self.models,
         )
 
 

@@ -24,7 +24,7 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState
 
-from sweeps.run.objectives import layer_params
+from sweeps.runner.objectives import layer_params
 from sweeps.space import SearchSpace
 from trainer.config import DEFAULTS, SHAPE_FIELDS, TrainConfig
 from trainer.data import load_dataset, train_size

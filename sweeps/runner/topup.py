@@ -12,7 +12,7 @@ from __future__ import annotations
 import optuna
 from optuna.trial import TrialState
 
-from sweeps.run.liveness import own
+from sweeps.runner.liveness import own
 from sweeps.space import SearchSpace
 from sweeps.store import Store, accounted_trials, study_lock
 

@@ -1,10 +1,12 @@
 """The live view of a running sweep: a progress bar with the best so far and the last trials.
 
-On a terminal it is a ``rich.live`` panel: a progress bar (trials done / target, elapsed
-time, counts per outcome, best trial) over a table of the last trials with their state,
-outcome, value, the parameters that vary between trials, and the reason. In quiet mode
-(``--quiet``, CI, logs, pipes) it prints one plain line per finished trial instead, which is
-what log files want. Outcome labels are shown as they come, known or not.
+On a terminal, and in a Jupyter notebook with ``ipywidgets``, it is a ``rich.live``
+panel: a progress bar (trials done / target, elapsed time, counts per outcome, best trial)
+over a table of the last trials with their state, outcome, value, the parameters that vary
+between trials, and the reason. Elsewhere (CI, logs, pipes) it prints one plain line per
+finished trial instead, which is what log files want; ``--quiet`` prints nothing while the
+sweep runs (the command prints its final summary). Outcome labels are shown as they come,
+known or not. The commands and the Python API (:mod:`sweeps.api`) share it.
 """
 
 from __future__ import annotations
@@ -40,6 +42,16 @@ OUTCOME_STYLES = {
 OTHER_STYLE = "cyan"
 
 
+def can_go_live(console: Console) -> bool:
+    """A live panel redraws in place on a terminal, and in a notebook through an
+    ``ipywidgets`` output (else Rich would print every frame, one under another)."""
+    if console.is_jupyter:
+        import importlib.util
+
+        return importlib.util.find_spec("ipywidgets") is not None
+    return console.is_terminal and not console.is_dumb_terminal
+
+
 def outcome_style(label: str) -> str:
     return OUTCOME_STYLES.get(label, OTHER_STYLE)
 
@@ -51,7 +63,8 @@ class LiveView:
         self, console: Console | None = None, *, quiet: bool = False, last: int = 8
     ) -> None:
         self.console = console or Console(highlight=False)
-        self.quiet = quiet or not self.console.is_terminal
+        self.quiet = not can_go_live(self.console)
+        """No live panel: one plain line per finished trial (unless :attr:`silent`)."""
         self.counts: Counter[str] = Counter()
         self.last: deque[Any] = deque(maxlen=last)
         self.best: tuple[int, float] | None = None
@@ -62,7 +75,8 @@ class LiveView:
         self._live: Live | None = None
         self._progress: Progress | None = None
         self._task: Any = None
-        self.silent = False
+        self.silent = quiet
+        """``--quiet``: nothing printed while the sweep runs."""
 
     def start(
         self, study: str, total: int, best: tuple[int, float] | None, *, completed: int = 0
@@ -71,9 +85,10 @@ class LiveView:
         self.best, self.best_at = best, None
         self.started = time.monotonic()
         self.study = study
+        if self.silent:
+            return
         if self.quiet:
-            if not self.silent:
-                self.console.print(f"study '{study}': running up to {total} trial(s)", markup=False)
+            self.console.print(f"study '{study}': running up to {total} trial(s)", markup=False)
             return
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
@@ -97,16 +112,17 @@ class LiveView:
         self.last.append(report)
         for key, value in (getattr(report, "params", None) or {}).items():
             self._values.setdefault(key, set()).add(repr(value))
+        if self.silent:
+            return
         if self.quiet or self._live is None or self._progress is None:
-            if not self.silent:
-                value = "-" if report.value is None else f"{report.value:.4f}"
-                self.console.print(
-                    f"trial {report.number:>4} {report.state:<8} {report.outcome:<11} "
-                    f"value={value}  {report.reason}  | {self.summary()}",
-                    markup=False,
-                    highlight=False,
-                    soft_wrap=True,
-                )
+            value = "-" if report.value is None else f"{report.value:.4f}"
+            self.console.print(
+                f"trial {report.number:>4} {report.state:<8} {report.outcome:<11} "
+                f"value={value}  {report.reason}  | {self.summary()}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
             return
         self._progress.update(self._task, advance=1, summary=self._summary_markup())
         self._live.update(self.renderable())

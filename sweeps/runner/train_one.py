@@ -8,10 +8,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from sweeps.files import dump_yaml
-from sweeps.run.diagnosis import diagnosis_artifacts, diagnosis_tags, warning_lines
-from sweeps.store import Store
+from sweeps.runner.diagnosis import diagnosis_artifacts, diagnosis_tags, warning_lines
+from sweeps.runner.models import EXAMPLE_ROWS, servable
+from sweeps.store import Store, model_uri
 from sweeps.store.schema import ARTIFACT_PARAMS, ATTR_TEST_ACCURACY, ROLE_TRAIN, TAG_ROLE
 from trainer.config import TrainConfig
+from trainer.data import Dataset
+from trainer.model import serving_model
 from trainer.preflight import PreflightWarning
 from trainer.results import EpochRecord, TrainResult
 
@@ -29,6 +32,14 @@ def epoch_line(record: EpochRecord) -> str:
         f"epoch {record.epoch:>3}  loss {_fmt(record.loss)}  acc {_fmt(record.accuracy)}  "
         f"val_loss {_fmt(record.val_loss)}  val_acc {_fmt(record.val_accuracy)}  "
         f"({record.seconds:.2f}s)"
+    )
+
+
+def run_name(config: TrainConfig, dataset: Dataset) -> str:
+    """What the MLflow UI lists a ``sweeps train`` run as: the network and how it trains."""
+    return (
+        f"train {dataset.num_features}-{config.architecture}-{dataset.num_classes} "
+        f"{config.activation} {config.optimizer} lr={config.learning_rate:g}"
     )
 
 
@@ -51,7 +62,9 @@ def run_train(
         from sweeps.store import Tracker
 
         tracker = Tracker(store, TRAIN_EXPERIMENT)
-        run_id = tracker.start_trial(0, config.to_dict(), tags={TAG_ROLE: ROLE_TRAIN})
+        run_id = tracker.start_trial(
+            0, config.to_dict(), tags={TAG_ROLE: ROLE_TRAIN}, run_name=run_name(config, dataset)
+        )
     if not quiet:
         console.print(
             f"training {dataset.num_features}-{config.architecture}-{dataset.num_classes} "
@@ -99,7 +112,13 @@ def run_train(
                 **diagnosis_artifacts(result),
             },
         )
-        console.print(f"mlflow run {run_id} (experiment '{TRAIN_EXPERIMENT}')")
+        where = f"mlflow run {run_id} (experiment '{TRAIN_EXPERIMENT}')"
+        if servable(result):  # a diverged network is nothing to load
+            example = dataset.x_test[:EXAMPLE_ROWS]
+            tracker.log_model(run_id, serving_model(config, result.weights), example)
+            tracker.flush(runs=[run_id])
+            where += f", model {model_uri(run_id)}"
+        console.print(where, markup=False)
     return result
 
 

@@ -1,7 +1,7 @@
 """The population engine for sweeps: a continuous scheduler over slots.
 
 :func:`run_population` keeps up to K trials live. Each asked trial gets its own
-:class:`~sweeps.run.session.TrialSession` (its own MLflow child run, pruning and ending)
+:class:`~sweeps.runner.session.TrialSession` (its own MLflow child run, pruning and ending)
 and a slot in the :class:`trainer.population.Population` of its shape (architecture,
 batch size, data, validation split); one population per shape, their epochs run in
 turn (round-robin). Each population is resizable: it grows to hold every trial of its
@@ -16,7 +16,7 @@ writes is left, their artifacts queued after. Only then are new trials asked and
 into the freed slots: the sampler sees every finished trial before the next ask.
 
 How many trials to keep live, and whether a space suits the engine at all, is
-:mod:`sweeps.run.cohort`'s.
+:mod:`sweeps.runner.cohort`'s.
 """
 
 from __future__ import annotations
@@ -30,14 +30,15 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeps.procs import interrupt_requested
-from sweeps.run.liveness import trial_heartbeat
-from sweeps.run.session import TrialReport, TrialSession, end_runs, report_epochs, tell_ended
+from sweeps.runner.liveness import trial_heartbeat
+from sweeps.runner.models import ModelKeeper
+from sweeps.runner.session import TrialReport, TrialSession, end_runs, report_epochs, tell_ended
 from sweeps.space import SearchSpace
 from sweeps.store import Tracker, set_user_attrs
 from sweeps.store.schema import ATTR_OUTCOME, ATTR_REASON
 from trainer.config import TrainConfig
 from trainer.data import Dataset, load_dataset
-from trainer.results import EpochRecord
+from trainer.results import EpochRecord, TrainResult
 
 if TYPE_CHECKING:
     from trainer.population import Population
@@ -71,6 +72,7 @@ def run_population(
     on_report: Callable[[TrialReport], None] | None = None,
     ask: Callable[[], optuna.Trial | None] | None = None,
     first_wave: int = 0,
+    models: ModelKeeper | None = None,
 ) -> list[TrialReport]:
     """Train trials in slots, up to ``size`` live at once, until ``wanted`` says no more.
 
@@ -83,10 +85,11 @@ def run_population(
     told to Optuna, and while ``stop()`` is false (live trials then run to their end).
     ``on_report`` gets each trial's report as it ends. An error in a population fails
     its live trials only; Ctrl-C ends every live trial as interrupted and is re-raised.
-    ``first_wave``: see :attr:`PopulationScheduler.first_wave`.
+    ``first_wave``: see :attr:`PopulationScheduler.first_wave`. ``models`` saves the
+    networks of the trials that end as the study's best.
     """
     return PopulationScheduler(
-        study, space, tracker, dataset, size, wanted, stop, on_report, ask, first_wave
+        study, space, tracker, dataset, size, wanted, stop, on_report, ask, first_wave, models
     ).run()
 
 
@@ -114,6 +117,7 @@ class PopulationScheduler:
     """Ask this many trials first and ask no more until one of them completes (or none
     is left): a small wave trains its survivors to the end fast, so the sampler, and the
     user, get a complete trial before the slots fill (0: no first wave)."""
+    models: ModelKeeper | None = None
     completed: int = field(default=0, init=False)  # trials that ended COMPLETE
     exhausted: bool = field(default=False, init=False)  # ``ask`` had no trial left
     runless: dict[int, BaseException] = field(default_factory=dict, init=False)  # no run
@@ -236,17 +240,19 @@ class PopulationScheduler:
         """One epoch of each of ``busy`` in turn. Trials that end are told at the end of
         the round (the writer writes their runs' ends while the next shapes train), and
         no trial is asked before then."""
-        ending: list[tuple[int, TrialReport]] = []
+        ending: list[tuple[int, TrainResult, TrialReport]] = []
         try:
             for key, pop in busy:
                 ending.extend(self.epoch(key, pop))
         finally:  # Ctrl-C included: the runs ended so far are written and told
             with self.tracker.hold_writes():
-                tell_ended(self.tracker, [self.live[n].session for n, _ in ending])
-        for number, rep in ending:
+                tell_ended(self.tracker, [self.live[n].session for n, _, _ in ending])
+        if self.models is not None:
+            self.models.consider([(self.live[n].session, r, rep) for n, r, rep in ending])
+        for number, _, rep in ending:
             self.report(self.live[number], rep)
 
-    def epoch(self, key: Any, pop: Population) -> list[tuple[int, TrialReport]]:
+    def epoch(self, key: Any, pop: Population) -> list[tuple[int, TrainResult, TrialReport]]:
         """One epoch of ``pop``: the members that ended, their runs' ends queued (their
         trials are told by :meth:`round`). An error fails the population's live trials."""
         members = pop.keys()
@@ -265,7 +271,7 @@ class PopulationScheduler:
                 self.report(entry, entry.session.fail(self.runless.pop(number)))
         ended = [(n, r) for n, r in ended if n in self.live]
         done = end_runs([(self.live[n].session, r) for n, r in ended])
-        return [(n, rep) for (n, _), rep in zip(ended, done, strict=True)]
+        return [(n, r, rep) for (n, r), rep in zip(ended, done, strict=True)]
 
     def on_records(self, records: list[tuple[Any, EpochRecord]]) -> None:
         """Every member reports before any is judged: a pruner may compare it with the

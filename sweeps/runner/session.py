@@ -20,10 +20,10 @@ from optuna.trial import TrialState
 
 from sweeps.files import csv_text, dump_yaml
 from sweeps.procs import interrupt_requested
-from sweeps.run.diagnosis import diagnosis_artifacts, diagnosis_attrs, diagnosis_tags
-from sweeps.run.liveness import STALE_REASON
-from sweeps.run.objectives import metric_value, objective_values, objective_values_so_far
-from sweeps.run.rungs import RungMember, Rungs, RungStop, judge_rungs
+from sweeps.runner.diagnosis import diagnosis_artifacts, diagnosis_attrs, diagnosis_tags
+from sweeps.runner.liveness import STALE_REASON
+from sweeps.runner.objectives import metric_value, objective_values, objective_values_so_far
+from sweeps.runner.rungs import RungMember, Rungs, RungStop, judge_rungs
 from sweeps.space import SearchSpace
 from sweeps.store import (
     Tracker,

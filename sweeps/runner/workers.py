@@ -55,7 +55,7 @@ def worker_space(space: SearchSpace) -> SearchSpace:
     import dataclasses
     import zlib
 
-    from sweeps.run.liveness import worker_id
+    from sweeps.runner.liveness import worker_id
 
     seed = space.settings.seed
     if seed is None:
@@ -113,7 +113,7 @@ def run_local_workers(
     timeout: float | None = None,
 ) -> int:
     """Run the study with ``workers`` local processes; returns the exit code."""
-    from sweeps.run.liveness import reap_stale
+    from sweeps.runner.liveness import reap_stale
     from sweeps.store import Tracker, open_study
 
     name = space.settings.name

@@ -1,0 +1,486 @@
+"""The Python API: what the ``sweeps`` commands do, for scripts and notebooks.
+
+The commands are built on these functions (one path, not two)::
+
+    import sweeps
+
+    result = sweeps.run("search_spaces/default.yaml", trials=20)   # or a dict
+    result.best.params, result.best.value, result.best.run_id
+    result.trials                       # the DataFrame of ``sweeps trials``
+    result.export("best.yaml")          # ``sweeps export``; register=... for the registry
+    sweeps.load("default").report("report.html")
+
+Errors are the commands' own: a :class:`~sweeps.errors.UserError` (or the trainer's
+``ConfigError``) listing every problem, one line each. Progress shows as a live bar on a
+terminal and in a notebook (with ``ipywidgets``), as one line per trial elsewhere.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sweeps.errors import UserError
+
+if TYPE_CHECKING:
+    import optuna
+    import pandas as pd
+    from rich.console import Console
+
+    from sweeps.runner.sweep import SweepSummary
+    from sweeps.space import SearchSpace
+    from sweeps.store import Store
+    from trainer.config import TrainConfig
+    from trainer.results import TrainResult
+
+__all__ = ["Exported", "StudyResult", "TrialSummary", "export", "load", "report", "run", "train"]
+
+SpaceLike = str | Path | Mapping[str, Any]
+"""A search-space file, or the mapping such a file holds."""
+
+
+@dataclass(frozen=True)
+class TrialSummary:
+    """One finished trial as a user asks for it: its values, its full (retrainable)
+    parameter dict, its outcome and its MLflow run."""
+
+    number: int
+    values: dict[str, float]
+    """Objective name -> value, in the study's order."""
+    params: dict[str, Any]
+    outcome: str
+    run_id: str | None
+
+    @property
+    def value(self) -> float:
+        """The first objective's value."""
+        return next(iter(self.values.values()))
+
+    @property
+    def model_uri(self) -> str | None:
+        """``runs:/<id>/model``: where its network is, when it was saved (the trials that
+        were the study's best as they ended; see :mod:`sweeps.runner.models`)."""
+        from sweeps.store import model_uri
+
+        return None if self.run_id is None else model_uri(self.run_id)
+
+    @classmethod
+    def of(cls, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> TrialSummary:
+        from sweeps.store import study_objectives, trial_params
+        from sweeps.store.schema import ATTR_OUTCOME, ATTR_RUN_ID
+
+        run_id = trial.user_attrs.get(ATTR_RUN_ID)
+        return cls(
+            number=trial.number,
+            values=dict(zip(study_objectives(study), trial.values or (), strict=False)),
+            params=trial_params(trial),
+            outcome=str(trial.user_attrs.get(ATTR_OUTCOME, "-")),
+            run_id=str(run_id) if run_id else None,
+        )
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What :func:`export` wrote: the trial, its parameter file and, when asked, the
+    registered model version."""
+
+    trial: TrialSummary
+    path: Path | None
+    model_version: Any = None
+    """MLflow's ``ModelVersion`` (``.name``, ``.version``) when ``register`` was given."""
+
+
+@dataclass(frozen=True, repr=False)
+class StudyResult:
+    """A study in its store, as :func:`run` left it or :func:`load` found it."""
+
+    study: optuna.Study
+    store: Store
+    summary: SweepSummary | None = field(default=None, compare=False)
+    """What this :func:`run` call did (its trials' reports, seconds, timed out)."""
+    interrupted: bool = False
+    """A Ctrl-C (a notebook's interrupt) ended this :func:`run` call: the running trials
+    ended as interrupted, and the same call resumes the study."""
+    exit_code: int = 0
+    """With ``workers > 1``: the workers' exit code (130: interrupted; else the first
+    failed worker's, whose error was printed)."""
+
+    def __repr__(self) -> str:
+        """One line a notebook shows for a result: the study, its trials and its best."""
+        best = self.best
+        shown = (
+            "none yet"
+            if best is None
+            else f"#{best.number} " + ", ".join(f"{k}={v:.4g}" for k, v in best.values.items())
+        )
+        note = ", interrupted" if self.interrupted else ""
+        return (
+            f"StudyResult(study={self.name!r}, trials={len(self.study.trials)}, best={shown}{note})"
+        )
+
+    @property
+    def name(self) -> str:
+        return str(self.study.study_name)
+
+    @property
+    def objectives(self) -> list[str]:
+        from sweeps.store import study_objectives
+
+        return list(study_objectives(self.study))
+
+    @cached_property
+    def best(self) -> TrialSummary | None:
+        """The best COMPLETE trial (several objectives: the front's best on the first)."""
+        from sweeps.store import best_trial
+
+        trial = best_trial(self.study)
+        return None if trial is None else TrialSummary.of(self.study, trial)
+
+    @cached_property
+    def pareto(self) -> list[TrialSummary]:
+        """The Pareto front, by trial number (one objective: the best trial alone)."""
+        from sweeps.store import is_multi, pareto_front
+
+        if not is_multi(self.study):
+            return [] if self.best is None else [self.best]
+        return [TrialSummary.of(self.study, t) for t in pareto_front(self.study)]
+
+    @property
+    def trials(self) -> pd.DataFrame:
+        """Every trial: number, state, values, outcome, reason, params, MLflow run id."""
+        from sweeps.store import trials_frame
+
+        return trials_frame(self.study)
+
+    def export(
+        self,
+        out: str | Path | None = None,
+        *,
+        pick: str | None = None,
+        fmt: str | None = None,
+        register: str | None = None,
+    ) -> Exported:
+        """See :func:`export`."""
+        from sweeps.analysis.export import best_config
+        from sweeps.files import write_mapping
+
+        if fmt is not None and fmt not in ("yaml", "json"):
+            raise UserError(f"--format: must be yaml or json, got {fmt!r}")
+        if register is not None and not register.strip():
+            raise UserError(f"--register: must be a non-empty model name, got {register!r}")
+        trial, params = best_config(self.study, pick)
+        picked = TrialSummary.of(self.study, trial)
+        version = None
+        if register is not None:
+            version = _register(self.store, picked, register)
+        path = None if out is None else write_mapping(params, Path(out), fmt)
+        return Exported(picked, path, version)
+
+    def report(self, out: str | Path = "report.html") -> Path:
+        """Write the study's HTML report (also logged to its parent run)."""
+        from sweeps.analysis.report import write_report
+
+        return write_report(self.study, self.store, Path(out))
+
+    def load_model(self, pick: str | None = None) -> Any:
+        """The best (or picked) trial's network as an ``mlflow.pyfunc`` model."""
+        import mlflow.pyfunc
+
+        from sweeps.analysis.export import best_config
+        from sweeps.store import has_model
+
+        trial = TrialSummary.of(self.study, best_config(self.study, pick)[0])
+        if trial.run_id is None or not has_model(self.store, trial.run_id):
+            raise UserError(_no_model(trial))
+        return mlflow.pyfunc.load_model(trial.model_uri)
+
+
+def _no_model(trial: TrialSummary) -> str:
+    return (
+        f"trial {trial.number} has no saved model (only trials that were the study's best "
+        "as they ended have one); retrain it with 'sweeps train -p' on its exported params"
+    )
+
+
+def _register(store: Store, trial: TrialSummary, name: str) -> Any:
+    from sweeps.store import has_model, register_model
+
+    if trial.run_id is None or not has_model(store, trial.run_id):
+        raise UserError(f"--register: {_no_model(trial)}")
+    return register_model(store, trial.run_id, name)
+
+
+def configure_logging() -> None:
+    """Keep library chatter (MLflow INFO lines, Optuna's per-trial INFO lines and
+    experimental warnings) off the terminal and the notebook: every command and every
+    function here that runs or reads a study calls it."""
+    import logging
+    import warnings
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*is experimental.*")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="optuna")
+    # We drive heartbeats ourselves around ask/tell (sweeps.runner.liveness), not optimize().
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+
+
+def open_store(
+    storage: str | None = None,
+    tracking_uri: str | None = None,
+    root: str | Path | None = None,
+    *,
+    create: bool = True,
+) -> Store:
+    """The store the other functions use (default: ``./mlruns``); ``create=False`` for
+    readers, which never leave an empty store behind."""
+    from sweeps.store import resolve_store
+
+    return resolve_store(storage, tracking_uri, None if root is None else Path(root), create=create)
+
+
+def load_space(space: SpaceLike, study: str | None = None) -> SearchSpace:
+    """A search space from a file or a mapping, validated; ``study`` renames the study."""
+    from sweeps.space import load_space as load_file
+    from sweeps.space import parse_space
+
+    if isinstance(space, Mapping):
+        return parse_space(space, default_name=study or "study", force_name=study)
+    return load_file(space, name=study)
+
+
+def prepare(
+    space: SpaceLike,
+    *,
+    study: str | None = None,
+    engine: str = "auto",
+    timeout: str | float | None = None,
+    shared: bool = False,
+) -> tuple[SearchSpace, float | None]:
+    """``(space, time budget in seconds)`` once the options, the space and its data are
+    checked, before any store is touched; ``shared``: as a worker of a shared study."""
+    from sweeps.runner.datacheck import check_space_data
+    from sweeps.space import ENGINES
+
+    if engine not in ENGINES:
+        raise UserError(f"--engine: must be one of {', '.join(ENGINES)}, got {engine!r}")
+    budget = _seconds(timeout)
+    parsed = load_space(space, study)
+    if shared:
+        from sweeps.runner.workers import worker_space
+
+        parsed = worker_space(parsed)
+    check_space_data(parsed)
+    return parsed, budget
+
+
+def _seconds(timeout: str | float | None) -> float | None:
+    from sweeps.budget import parse_duration
+
+    if timeout is None or isinstance(timeout, int | float):
+        if timeout is not None and timeout <= 0:
+            raise UserError(f"--timeout: must be > 0, got {timeout!r}")
+        return None if timeout is None else float(timeout)
+    try:
+        return parse_duration(timeout, "--timeout")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def run(
+    space: SpaceLike,
+    *,
+    trials: int | None = None,
+    study: str | None = None,
+    engine: str = "auto",
+    cohort_size: int | None = None,
+    workers: int = 1,
+    timeout: str | float | None = None,
+    storage: str | None = None,
+    tracking_uri: str | None = None,
+    root: str | Path | None = None,
+    progress: bool = True,
+    console: Console | None = None,
+) -> StudyResult:
+    """Run (or resume) a study over ``space``: ``trials`` more trials, or top it up to
+    ``study.trials``; every trial goes to MLflow. ``timeout``: seconds or ``"15m"``.
+    ``progress=False`` shows nothing while it runs. A Ctrl-C ends the running trials as
+    interrupted and returns (:attr:`StudyResult.interrupted`)."""
+    from sweeps.live import LiveView
+    from sweeps.runner.sweep import run_sweep
+
+    configure_logging()
+    for name, value in (("trials", trials), ("cohort_size", cohort_size)):
+        if value is not None and value < 1:
+            raise UserError(f"{name}: must be >= 1, got {value}")
+    if workers < 1:
+        raise UserError(f"workers: must be >= 1, got {workers}")
+    parsed, budget = prepare(space, study=study, engine=engine, timeout=timeout)
+    store = open_store(storage, tracking_uri, root)
+    view = LiveView(console, quiet=not progress)
+    name = parsed.settings.name
+    if workers > 1:
+        code = run_workers(space, parsed, store, workers, trials, engine, view, budget)
+        study_ = _load_checked(name, store)
+        return StudyResult(study_, store, interrupted=code == 130, exit_code=code)
+    if progress:
+        view.console.print(f"study '{name}' in {store.describe()}", markup=False)
+    summary = run_sweep(
+        parsed,
+        store,
+        trials=trials,
+        engine=engine,
+        cohort_size=cohort_size,
+        view=view,
+        timeout=budget,
+    )
+    interrupted = summary.interrupted
+    return StudyResult(_load_checked(name, store), store, summary, interrupted, 130 * interrupted)
+
+
+def run_workers(
+    space: SpaceLike,
+    parsed: SearchSpace,
+    store: Store,
+    workers: int,
+    trials: int | None,
+    engine: str,
+    view: Any,
+    budget: float | None,
+) -> int:
+    """``workers`` local processes on the study (a mapping is written to a file for
+    them); the exit code they leave (130: interrupted)."""
+    from sweeps.files import dump_yaml
+    from sweeps.runner.workers import run_local_workers
+
+    with tempfile.TemporaryDirectory(prefix="sweeps-space-") as tmp:
+        path = Path(space) if not isinstance(space, Mapping) else Path(tmp, "space.yaml")
+        if isinstance(space, Mapping):
+            named = {**space, "study": {**space.get("study", {}), "name": parsed.settings.name}}
+            path.write_text(dump_yaml(named), encoding="utf-8")
+        code = run_local_workers(
+            path,
+            parsed,
+            store,
+            workers=workers,
+            trials=trials,
+            engine=engine,
+            console=view.console,
+            quiet=view.silent,
+            timeout=budget,
+        )
+    return code
+
+
+def _load_checked(name: str, store: Store) -> optuna.Study:
+    from sweeps.runner.liveness import load_checked
+
+    return load_checked(name, store)
+
+
+def load(
+    study: str,
+    *,
+    storage: str | None = None,
+    tracking_uri: str | None = None,
+    root: str | Path | None = None,
+) -> StudyResult:
+    """A study that exists, its dead trials reaped (nothing is created when it does
+    not: a one-line error names the store)."""
+    configure_logging()
+    store = open_store(storage, tracking_uri, root, create=False)
+    if not store.exists():
+        raise UserError(
+            f"study '{study}': not found in {store.describe()} (nothing has run there yet)"
+        )
+    return StudyResult(_load_checked(study, store), store)
+
+
+def _result(study: str | StudyResult, stores: Mapping[str, Any]) -> StudyResult:
+    return study if isinstance(study, StudyResult) else load(study, **stores)
+
+
+def export(
+    study: str | StudyResult,
+    out: str | Path | None = None,
+    *,
+    pick: str | None = None,
+    fmt: str | None = None,
+    register: str | None = None,
+    storage: str | None = None,
+    tracking_uri: str | None = None,
+    root: str | Path | None = None,
+) -> Exported:
+    """The best (or picked: a trial number, ``best:<objective>``, ``knee``) trial's full
+    parameter dict, written to ``out`` (YAML or JSON by suffix or ``fmt``) when given;
+    ``register`` registers its saved model under that name in MLflow's registry."""
+    stores = {"storage": storage, "tracking_uri": tracking_uri, "root": root}
+    return _result(study, stores).export(out, pick=pick, fmt=fmt, register=register)
+
+
+def report(
+    study: str | StudyResult,
+    out: str | Path = "report.html",
+    *,
+    storage: str | None = None,
+    tracking_uri: str | None = None,
+    root: str | Path | None = None,
+) -> Path:
+    """Write a study's self-contained HTML report; its path."""
+    stores = {"storage": storage, "tracking_uri": tracking_uri, "root": root}
+    return _result(study, stores).report(out)
+
+
+def train(
+    params: Mapping[str, Any] | str | Path | None = None,
+    *,
+    overrides: Sequence[str] = (),
+    track: bool = True,
+    quiet: bool = False,
+    tracking_uri: str | None = None,
+    root: str | Path | None = None,
+    console: Console | None = None,
+) -> TrainResult:
+    """Train one parameter dict (or a params file, e.g. an export; ``overrides``:
+    ``key=value`` strings on top) as ``sweeps train`` does: progress, the outcome, and
+    with ``track`` an MLflow run holding its model."""
+    from rich.console import Console as RichConsole
+
+    from sweeps.runner.train_one import run_train
+
+    configure_logging()
+    config = load_params(params, overrides)
+    store = open_store(None, tracking_uri, root) if track else None
+    console = console or RichConsole(highlight=False, soft_wrap=True)
+    return run_train(config, console=console, quiet=quiet, store=store)
+
+
+def load_params(
+    params: Mapping[str, Any] | str | Path | None, overrides: Sequence[str] = ()
+) -> TrainConfig:
+    """A parameter dict, a params file and ``key=value`` overrides -> a validated
+    ``TrainConfig``. A search-space file is refused with what to do instead."""
+    from sweeps.files import parse_assignments, read_mapping
+    from trainer.config import TrainConfig
+
+    if params is None:
+        raw: dict[str, Any] = {}
+    elif isinstance(params, Mapping):
+        raw = dict(params)
+    else:
+        raw = read_mapping(Path(params), "params file")
+        if isinstance(raw.get("params"), Mapping) and set(raw) <= {"study", "params"}:
+            raise UserError(
+                f"params file '{params}': is a search space (it has a 'params' section); "
+                f"sweep it with 'sweeps run {params}', or train one trial's params "
+                "('sweeps export STUDY' writes them)"
+            )
+    raw.update(parse_assignments(list(overrides)))
+    return TrainConfig.from_dict(raw)

@@ -1,0 +1,99 @@
+"""The trained network of each trial that is the study's best as it ends (with several
+objectives: on the Pareto front) goes to its MLflow run as a model, so the best trial in
+the UI can be loaded, compared and served without retraining.
+
+The network is built here, on the training thread (a few milliseconds: a Keras model
+from weights that are already in memory), and saved by the tracker's writer thread while
+training goes on (:meth:`~sweeps.store.Tracker.log_model`). Only trials that beat this
+process's best so far ask the study whether they are its best, so a sweep reads the
+study once per improvement, not once per trial.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import optuna
+
+from sweeps.runner.objectives import objective_values
+from sweeps.runner.session import TrialReport, TrialSession
+from sweeps.space import SearchSpace
+from sweeps.store import Tracker, pareto_front
+from trainer.results import TrainResult
+
+EXAMPLE_ROWS = 5
+"""Input rows saved with a model as its example (and the source of its signature)."""
+
+
+class ModelKeeper:
+    """Decides, as trials end, which of them get their network saved as an MLflow model."""
+
+    def __init__(self, study: optuna.Study, space: SearchSpace, tracker: Tracker) -> None:
+        self.study, self.space, self.tracker = study, space, tracker
+        self._signs = tuple(
+            1.0 if d == "maximize" else -1.0 for d in space.settings.objective_directions
+        )
+        self._seen: list[tuple[float, ...]] = []  # signed values of the trials ended here
+        self.saved: list[int] = []
+        """Trial numbers whose model this keeper queued, in order."""
+
+    def consider(self, ended: Sequence[tuple[TrialSession, TrainResult, TrialReport]]) -> None:
+        """After the trials of ``ended`` were told: queue the models of those that are
+        the study's best (or on its front) now."""
+        candidates = []
+        for session, result, report in ended:
+            values = self._values(result, report)
+            if values is None or not servable(result):
+                continue
+            if not any(_dominates(other, values) for other in self._seen):
+                candidates.append((session, result))
+            self._seen.append(values)
+        if not candidates:
+            return
+        best = self._study_best()
+        for session, result in candidates:
+            if session.trial.number in best:
+                self._save(session, result)
+
+    def _values(self, result: TrainResult, report: TrialReport) -> tuple[float, ...] | None:
+        """The trial's objective values, signed so that larger is better; ``None`` when
+        it did not complete."""
+        if report.state != "COMPLETE":
+            return None
+        values = [v for v in objective_values(self.space.settings, result) if v is not None]
+        if len(values) != len(self._signs):
+            return None
+        return tuple(s * v for s, v in zip(self._signs, values, strict=True))
+
+    def _study_best(self) -> set[int]:
+        if self.space.settings.multi:
+            return {t.number for t in pareto_front(self.study)}
+        try:
+            return {self.study.best_trial.number}
+        except ValueError:
+            return set()
+
+    def _save(self, session: TrialSession, result: TrainResult) -> None:
+        from trainer.data import load_dataset
+        from trainer.model import serving_model
+
+        config = session.config()
+        example = np.asarray(load_dataset(config.dataset).x_test[:EXAMPLE_ROWS], np.float32)
+        model = serving_model(config, result.weights)
+        self.tracker.log_model(session.run_id, model, example)
+        self.saved.append(session.trial.number)
+
+
+def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    """``a`` at least as good as ``b`` everywhere (larger is better); a tie counts, so a
+    trial equal to an earlier one is not saved again."""
+    return all(x >= y for x, y in zip(a, b, strict=True))
+
+
+def servable(result: TrainResult) -> bool:
+    """Whether the run left a network worth loading: finite weights, and no divergence
+    (the trainer stops a diverged run before its bad step, so its weights are finite,
+    but they are the ones whose next batch blew the loss up)."""
+    finite = all(np.isfinite(w).all() for w in result.weights)
+    return bool(result.weights) and finite and result.divergence is None
