@@ -10,8 +10,8 @@ From Python (see :mod:`sweeps.api`)::
 with plain parameter dicts. Its layers, each importing only those below it:
 
 * :mod:`sweeps.cli` — the ``sweeps`` command and the terminal views;
-* :mod:`sweeps.api` — the Python API the commands are built on, and :mod:`sweeps.live`,
-  the progress view both show;
+* :mod:`sweeps.api` — the Python API the commands are built on (:mod:`sweeps.results`:
+  what it returns), and :mod:`sweeps.live`, the progress view both show;
 * :mod:`sweeps.analysis` — doctor, stability, export and the HTML report;
 * :mod:`sweeps.runner` — the sweep loop, the trial session, population glue, liveness, workers;
 * :mod:`sweeps.store` — where studies and runs live (Optuna, MLflow, the stored schema);

@@ -19,19 +19,16 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sweeps.errors import UserError
+from sweeps.results import Exported, StudyResult, TrialSummary
 
 if TYPE_CHECKING:
     import optuna
-    import pandas as pd
     from rich.console import Console
 
-    from sweeps.runner.sweep import SweepSummary
     from sweeps.space import SearchSpace
     from sweeps.store import Store
     from trainer.config import TrainConfig
@@ -41,177 +38,6 @@ __all__ = ["Exported", "StudyResult", "TrialSummary", "export", "load", "report"
 
 SpaceLike = str | Path | Mapping[str, Any]
 """A search-space file, or the mapping such a file holds."""
-
-
-@dataclass(frozen=True)
-class TrialSummary:
-    """One finished trial as a user asks for it: its values, its full (retrainable)
-    parameter dict, its outcome and its MLflow run."""
-
-    number: int
-    values: dict[str, float]
-    """Objective name -> value, in the study's order."""
-    params: dict[str, Any]
-    outcome: str
-    run_id: str | None
-
-    @property
-    def value(self) -> float:
-        """The first objective's value."""
-        return next(iter(self.values.values()))
-
-    @property
-    def model_uri(self) -> str | None:
-        """``runs:/<id>/model``: where its network is, when it was saved (the trials that
-        were the study's best as they ended; see :mod:`sweeps.runner.models`)."""
-        from sweeps.store import model_uri
-
-        return None if self.run_id is None else model_uri(self.run_id)
-
-    @classmethod
-    def of(cls, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> TrialSummary:
-        from sweeps.store import study_objectives, trial_params
-        from sweeps.store.schema import ATTR_OUTCOME, ATTR_RUN_ID
-
-        run_id = trial.user_attrs.get(ATTR_RUN_ID)
-        return cls(
-            number=trial.number,
-            values=dict(zip(study_objectives(study), trial.values or (), strict=False)),
-            params=trial_params(trial),
-            outcome=str(trial.user_attrs.get(ATTR_OUTCOME, "-")),
-            run_id=str(run_id) if run_id else None,
-        )
-
-
-@dataclass(frozen=True)
-class Exported:
-    """What :func:`export` wrote: the trial, its parameter file and, when asked, the
-    registered model version."""
-
-    trial: TrialSummary
-    path: Path | None
-    model_version: Any = None
-    """MLflow's ``ModelVersion`` (``.name``, ``.version``) when ``register`` was given."""
-
-
-@dataclass(frozen=True, repr=False)
-class StudyResult:
-    """A study in its store, as :func:`run` left it or :func:`load` found it."""
-
-    study: optuna.Study
-    store: Store
-    summary: SweepSummary | None = field(default=None, compare=False)
-    """What this :func:`run` call did (its trials' reports, seconds, timed out)."""
-    interrupted: bool = False
-    """A Ctrl-C (a notebook's interrupt) ended this :func:`run` call: the running trials
-    ended as interrupted, and the same call resumes the study."""
-    exit_code: int = 0
-    """With ``workers > 1``: the workers' exit code (130: interrupted; else the first
-    failed worker's, whose error was printed)."""
-
-    def __repr__(self) -> str:
-        """One line a notebook shows for a result: the study, its trials and its best."""
-        best = self.best
-        shown = (
-            "none yet"
-            if best is None
-            else f"#{best.number} " + ", ".join(f"{k}={v:.4g}" for k, v in best.values.items())
-        )
-        note = ", interrupted" if self.interrupted else ""
-        return (
-            f"StudyResult(study={self.name!r}, trials={len(self.study.trials)}, best={shown}{note})"
-        )
-
-    @property
-    def name(self) -> str:
-        return str(self.study.study_name)
-
-    @property
-    def objectives(self) -> list[str]:
-        from sweeps.store import study_objectives
-
-        return list(study_objectives(self.study))
-
-    @cached_property
-    def best(self) -> TrialSummary | None:
-        """The best COMPLETE trial (several objectives: the front's best on the first)."""
-        from sweeps.store import best_trial
-
-        trial = best_trial(self.study)
-        return None if trial is None else TrialSummary.of(self.study, trial)
-
-    @cached_property
-    def pareto(self) -> list[TrialSummary]:
-        """The Pareto front, by trial number (one objective: the best trial alone)."""
-        from sweeps.store import is_multi, pareto_front
-
-        if not is_multi(self.study):
-            return [] if self.best is None else [self.best]
-        return [TrialSummary.of(self.study, t) for t in pareto_front(self.study)]
-
-    @property
-    def trials(self) -> pd.DataFrame:
-        """Every trial: number, state, values, outcome, reason, params, MLflow run id."""
-        from sweeps.store import trials_frame
-
-        return trials_frame(self.study)
-
-    def export(
-        self,
-        out: str | Path | None = None,
-        *,
-        pick: str | None = None,
-        fmt: str | None = None,
-        register: str | None = None,
-    ) -> Exported:
-        """See :func:`export`."""
-        from sweeps.analysis.export import best_config
-        from sweeps.files import write_mapping
-
-        if fmt is not None and fmt not in ("yaml", "json"):
-            raise UserError(f"--format: must be yaml or json, got {fmt!r}")
-        if register is not None and not register.strip():
-            raise UserError(f"--register: must be a non-empty model name, got {register!r}")
-        trial, params = best_config(self.study, pick)
-        picked = TrialSummary.of(self.study, trial)
-        version = None
-        if register is not None:
-            version = _register(self.store, picked, register)
-        path = None if out is None else write_mapping(params, Path(out), fmt)
-        return Exported(picked, path, version)
-
-    def report(self, out: str | Path = "report.html") -> Path:
-        """Write the study's HTML report (also logged to its parent run)."""
-        from sweeps.analysis.report import write_report
-
-        return write_report(self.study, self.store, Path(out))
-
-    def load_model(self, pick: str | None = None) -> Any:
-        """The best (or picked) trial's network as an ``mlflow.pyfunc`` model."""
-        import mlflow.pyfunc
-
-        from sweeps.analysis.export import best_config
-        from sweeps.store import has_model
-
-        trial = TrialSummary.of(self.study, best_config(self.study, pick)[0])
-        if trial.run_id is None or not has_model(self.store, trial.run_id):
-            raise UserError(_no_model(trial))
-        return mlflow.pyfunc.load_model(trial.model_uri)
-
-
-def _no_model(trial: TrialSummary) -> str:
-    return (
-        f"trial {trial.number} has no saved model (only trials that were the study's best "
-        "as they ended have one); retrain it with 'sweeps train -p' on its exported params"
-    )
-
-
-def _register(store: Store, trial: TrialSummary, name: str) -> Any:
-    from sweeps.store import has_model, register_model
-
-    if trial.run_id is None or not has_model(store, trial.run_id):
-        raise UserError(f"--register: {_no_model(trial)}")
-    return register_model(store, trial.run_id, name)
 
 
 def configure_logging() -> None:
@@ -246,14 +72,36 @@ def open_store(
     return resolve_store(storage, tracking_uri, None if root is None else Path(root), create=create)
 
 
-def load_space(space: SpaceLike, study: str | None = None) -> SearchSpace:
-    """A search space from a file or a mapping, validated; ``study`` renames the study."""
-    from sweeps.space import load_space as load_file
+def load_space(space: SpaceLike, study: str | None = None, data: Any = None) -> SearchSpace:
+    """A search space from a file or a mapping, validated; ``study`` renames the study;
+    ``data`` (see :func:`run`) takes the place of its ``dataset``."""
+    from sweeps.files import read_mapping
     from sweeps.space import parse_space
 
     if isinstance(space, Mapping):
-        return parse_space(space, default_name=study or "study", force_name=study)
-    return load_file(space, name=study)
+        raw, name, source = dict(space), study or "study", ""
+    else:
+        raw = read_mapping(Path(space), "search space")
+        name, source = study or Path(space).stem, str(space)
+    if data is not None:
+        params = raw.get("params")
+        params = dict(params) if isinstance(params, Mapping) else {}
+        raw["params"] = {**params, "dataset": register_data(data, str(params.get("label", "")))}
+    return parse_space(raw, default_name=name, source=source, force_name=study)
+
+
+def register_data(data: Any, label: str = "") -> str:
+    """Arrays ``(x, y)`` or a pandas DataFrame (``label`` its label column) as a dataset
+    source for this process (``memory:<digest>``: the same data, the same source)."""
+    from trainer.data import register_arrays
+
+    if isinstance(data, tuple) and len(data) == 2:
+        return register_arrays(data[0], data[1])
+    if hasattr(data, "columns"):
+        return register_arrays(data, label=label)
+    raise UserError(
+        f"data: must be a pandas DataFrame or a pair (x, y) of arrays, got {type(data).__name__}"
+    )
 
 
 def prepare(
@@ -263,6 +111,7 @@ def prepare(
     engine: str = "auto",
     timeout: str | float | None = None,
     shared: bool = False,
+    data: Any = None,
 ) -> tuple[SearchSpace, float | None]:
     """``(space, time budget in seconds)`` once the options, the space and its data are
     checked, before any store is touched; ``shared``: as a worker of a shared study."""
@@ -272,7 +121,7 @@ def prepare(
     if engine not in ENGINES:
         raise UserError(f"--engine: must be one of {', '.join(ENGINES)}, got {engine!r}")
     budget = _seconds(timeout)
-    parsed = load_space(space, study)
+    parsed = load_space(space, study, data)
     if shared:
         from sweeps.runner.workers import worker_space
 
@@ -308,11 +157,14 @@ def run(
     root: str | Path | None = None,
     progress: bool = True,
     console: Console | None = None,
+    data: Any = None,
 ) -> StudyResult:
     """Run (or resume) a study over ``space``: ``trials`` more trials, or top it up to
     ``study.trials``; every trial goes to MLflow. ``timeout``: seconds or ``"15m"``.
     ``progress=False`` shows nothing while it runs. A Ctrl-C ends the running trials as
-    interrupted and returns (:attr:`StudyResult.interrupted`)."""
+    interrupted and returns (:attr:`StudyResult.interrupted`). ``data``: a pandas
+    DataFrame (its label column named by the space's ``label``) or arrays ``(x, y)``,
+    in place of the space's ``dataset`` (this process only: not with ``workers``)."""
     from sweeps.live import LiveView
     from sweeps.runner.sweep import run_sweep
 
@@ -322,7 +174,12 @@ def run(
             raise UserError(f"{name}: must be >= 1, got {value}")
     if workers < 1:
         raise UserError(f"workers: must be >= 1, got {workers}")
-    parsed, budget = prepare(space, study=study, engine=engine, timeout=timeout)
+    if data is not None and workers > 1:
+        raise UserError(
+            "data: arrays in memory cannot reach worker processes; write them "
+            "to a CSV or Parquet file and name it in the space's dataset"
+        )
+    parsed, budget = prepare(space, study=study, engine=engine, timeout=timeout, data=data)
     store = open_store(storage, tracking_uri, root)
     view = LiveView(console, quiet=not progress)
     name = parsed.settings.name

@@ -16,6 +16,7 @@ from typing import Any
 
 ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "elu", "gelu", "softplus", "selu")
 OUTPUT_ACTIVATIONS = ("linear", "sigmoid", "softmax")
+SCALES = ("none", "standard", "minmax")
 WEIGHT_INITS = (
     "normal",
     "truncated_normal",
@@ -33,7 +34,16 @@ BIAS_INITS = ("zeros", "ones", "constant", "normal", "truncated_normal", "unifor
 LOSSES = ("mse", "quadratic", "crossentropy")
 OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
 
-SHAPE_FIELDS = ("hidden_layers", "batch_size", "dataset", "validation_split")
+SHAPE_FIELDS = (
+    "hidden_layers",
+    "batch_size",
+    "dataset",
+    "validation_split",
+    "label",
+    "test",
+    "test_split",
+    "scale",
+)
 """Fields every member of a population shares: they fix the tensor shapes and the number
 of steps per epoch (each member draws its own batch order from its own seed)."""
 
@@ -85,6 +95,10 @@ class TrainConfig:
     seed: int = 0
     dataset: str = "mnist-mini"
     validation_split: float = 0.1
+    label: str = ""
+    test: str = ""
+    test_split: float = 0.2
+    scale: str = "none"
 
     @classmethod
     def from_dict(cls, params: Mapping[str, Any]) -> TrainConfig:
@@ -207,6 +221,12 @@ def _hidden_layers(name: str, value: Any) -> Check:
     return tuple(value), None
 
 
+def _text(name: str, value: Any) -> Check:
+    if not isinstance(value, str):
+        return None, Problem(name, f"must be a string, got {_fmt(value)}")
+    return value.strip(), None
+
+
 def _dataset(name: str, value: Any) -> Check:
     if not isinstance(value, str) or not value.strip():
         rule = f"must be 'mnist-mini', 'mnist' or a file path, got {_fmt(value)}"
@@ -231,6 +251,10 @@ _VALIDATORS: dict[str, Callable[[str, Any], Check]] = {
     "seed": _int_range(0, 2**31 - 1),
     "dataset": _dataset,
     "validation_split": _float_range(low=0.0, low_inclusive=True, high=0.5),
+    "label": _text,
+    "test": _text,
+    "test_split": _float_range(low=0.0, low_inclusive=False, high=0.5),
+    "scale": _choice(SCALES),
 }
 
 FIELD_NAMES: tuple[str, ...] = tuple(_VALIDATORS)
@@ -257,6 +281,10 @@ FIELD_HELP: dict[str, str] = {
     "seed": "seeds initialisation and shuffling; >= 0",
     "dataset": "mnist-mini (embedded 10k/2k), mnist (full), or a path (.npz, .pkl.gz, IDX dir)",
     "validation_split": "fraction of the training pool held out (taken from its end); [0, 0.5]",
+    "label": "a table's label column ('' = the column named 'label'; .npy: the last column)",
+    "test": "a table's own test file, same columns ('' = hold out test_split instead)",
+    "test_split": "a table without `test`: fraction held out as its test set, stratified; (0, 0.5]",
+    "scale": "features scaled with training-split statistics: none, standard, minmax",
 }
 
 
@@ -277,6 +305,7 @@ __all__ = [
     "LOSSES",
     "OPTIMIZERS",
     "OUTPUT_ACTIVATIONS",
+    "SCALES",
     "WEIGHT_INITS",
     "Check",
     "ConfigError",

@@ -22,6 +22,7 @@ This module is the way in (the sources and the cache); the file formats are read
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.resources
 import logging
@@ -44,15 +45,32 @@ from trainer.data_arrays import (
     quote,
 )
 from trainer.data_formats import find_idx_files, read_idx, read_nielsen, read_npz
+from trainer.data_tables import (
+    SPLIT_SEED,
+    TABLE_SUFFIXES,
+    check_finite,
+    encode_labels,
+    frame_arrays,
+    read_table,
+    stratified_split,
+)
 
-__all__ = ["DataError", "Dataset", "load_dataset", "train_size", "train_validation_split"]
+__all__ = [
+    "DataError",
+    "Dataset",
+    "load_dataset",
+    "register_arrays",
+    "train_size",
+    "train_validation_split",
+]
 
 log = logging.getLogger(__name__)
 
 _MNIST_MINI: Final = "mnist-mini"
 _MNIST: Final = "mnist"
 _MNIST_PATH_ENV: Final = "SWEEPS_MNIST_PATH"
-_PATH_SUFFIXES: Final = (".npz", ".pkl", ".pkl.gz", ".gz")
+_PATH_SUFFIXES: Final = (".npz", ".pkl", ".pkl.gz", ".gz", *TABLE_SUFFIXES)
+_MEMORY_PREFIX: Final = "memory:"
 _UNKNOWN: Final = (
     "unknown dataset; expected 'mnist-mini', 'mnist' or a path to .npz, .pkl.gz or an IDX directory"
 )
@@ -73,6 +91,13 @@ class Dataset:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    classes: tuple[Any, ...] = ()
+    """A table's label values in class-index order (``()``: the indices are the labels)."""
+    features: tuple[str, ...] = ()
+    """A table's feature column names (``()``: pixels)."""
+    scaling: tuple[np.ndarray, np.ndarray] | None = None
+    """``(offset, factor)`` applied to the features (``(x - offset) * factor``), computed
+    on the training split (see :mod:`trainer.inputs`); ``None``: as loaded."""
 
     def __post_init__(self) -> None:
         label = quote(self.name)
@@ -89,6 +114,8 @@ class Dataset:
     @property
     def num_classes(self) -> int:
         """Max label + 1 over train and test, i.e. the width of the output layer."""
+        if self.classes:
+            return len(self.classes)
         present = [y for y in (self.y_train, self.y_test) if y.size]
         return max(int(y.max()) for y in present) + 1 if present else 0
 
@@ -98,7 +125,9 @@ class Dataset:
         return int(self.x_train.shape[1])
 
 
-def load_dataset(source: str) -> Dataset:
+def load_dataset(
+    source: str, *, label: str = "", test: str = "", test_split: float = 0.2
+) -> Dataset:
     """Load ``source`` (``'mnist-mini'``, ``'mnist'`` or a path); see the module docstring.
 
     Paths may be ``.npz`` (keys ``x_train, y_train, x_test, y_test``; images
@@ -109,9 +138,17 @@ def load_dataset(source: str) -> Dataset:
     file, so only pass pickles you trust. A file named like a built-in dataset can
     be loaded as ``./mnist``.
 
+    A table (``.csv``, ``.parquet``, ``.npy``, an ``.npz`` of ``x`` and ``y``, or arrays
+    from :func:`register_arrays`) takes its ``label`` column and its ``test`` file or
+    ``test_split`` (see :mod:`trainer.data_tables`).
+
     Raises :class:`DataError` (one line naming the source and the problem) for any
     missing, unreadable or malformed source.
     """
+    if source.startswith(_MEMORY_PREFIX):
+        return _load_memory(source, label, test_split)
+    if _is_table(source):
+        return _load_table(source, label, test, test_split)
     if source == _MNIST_MINI:
         return _load_embedded()
     if source == _MNIST:
@@ -213,7 +250,8 @@ def _load_path(raw: str, name: str, label: str) -> Dataset:
             suffix = "".join(path.suffixes[-2:]) or "(none)"
             raise data_error(
                 label,
-                f"unsupported file type {suffix}; expected .npz, .pkl.gz, .pkl or an IDX directory",
+                f"unsupported file type {suffix}; expected .npz, .pkl.gz, .pkl, an IDX "
+                "directory, or a table (.csv, .parquet, .npy)",
             )
         files = (path,)
     try:
@@ -268,3 +306,109 @@ def _looks_like_path(source: str) -> bool:
         or source.startswith(("~", "."))
         or source.lower().endswith(_PATH_SUFFIXES)
     )
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def register_arrays(data: Any, labels: Any = None, *, label: str = "") -> str:
+    """Arrays (``x``, ``y``) or a pandas DataFrame (``label`` its label column) from
+    Python, as a source a config can name (``memory:<digest>``, this process only)."""
+    import hashlib
+
+    if labels is None:
+        x, y, features = frame_arrays("'DataFrame'", data, label)
+    else:
+        x = np.ascontiguousarray(np.asarray(data, dtype=np.float32))
+        y = np.asarray(labels)
+        if x.ndim != 2 or len(x) != len(y):
+            raise data_error(
+                "'arrays'",
+                f"x must be (rows, features) with one label per row, got {x.shape} and {y.shape}",
+            )
+        features = tuple(f"x{j}" for j in range(x.shape[1]))
+        check_finite("'arrays'", x, features)
+    digest = hashlib.sha256(x.tobytes() + np.asarray(y).astype(str).tobytes()).hexdigest()[:12]
+    source = f"{_MEMORY_PREFIX}{digest}"
+    _MEMORY[source] = (x, y, features)
+    return source
+
+
+_MEMORY: dict[str, tuple[np.ndarray, np.ndarray, tuple[str, ...]]] = {}
+
+
+def _load_memory(source: str, label: str, test_split: float) -> Dataset:
+    if source not in _MEMORY:
+        raise data_error(quote(source), "arrays not registered in this process (register_arrays)")
+    x, y, features = _MEMORY[source]
+    return _table_dataset(source, quote(source), [x, y, features], None, test_split)
+
+
+def _is_table(source: str) -> bool:
+    lowered = source.lower()
+    if lowered.endswith(TABLE_SUFFIXES):
+        return True
+    if lowered.endswith(".npz") and os.path.isfile(source):
+        try:
+            with np.load(source, allow_pickle=False) as z:
+                return "x" in z.files and "x_train" not in z.files
+        except Exception:
+            return False  # the MNIST reader says what is wrong with it
+    return False
+
+
+def _load_table(source: str, column: str, test: str, test_split: float) -> Dataset:
+    files = [Path(source).expanduser()] + ([Path(test).expanduser()] if test else [])
+    for f in files:
+        if not f.is_file():
+            raise data_error(quote(str(f)), "file not found")
+    fingerprint = tuple((str(f.resolve()), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    return _table_cached(source, column, test_split, fingerprint)
+
+
+@functools.lru_cache(maxsize=4)
+def _table_cached(
+    source: str, column: str, test_split: float, fingerprint: tuple[tuple[str, int, int], ...]
+) -> Dataset:
+    label = quote(source)
+    table = list(read_table(label, Path(fingerprint[0][0]), column))
+    held = None
+    if len(fingerprint) > 1:
+        test_label = quote(fingerprint[1][0])
+        x_te, y_te, test_features = read_table(test_label, Path(fingerprint[1][0]), column)
+        if test_features != table[2]:
+            raise data_error(
+                test_label,
+                f"test columns differ from the training file's: {', '.join(test_features)}",
+            )
+        held = (x_te, y_te)
+    return _table_dataset(source, label, table, held, test_split)
+
+
+def _table_dataset(
+    name: str,
+    label: str,
+    table: list[Any],
+    held: tuple[np.ndarray, np.ndarray] | None,
+    test_split: float,
+) -> Dataset:
+    """Labels encoded, rows shuffled once (seeded) and, without a test file, a
+    stratified test split held out. ``table`` is ``[x, raw labels, feature names]``,
+    emptied here so the unsplit matrix is freed as soon as it is split."""
+    x, y_raw, features = table
+    table.clear()
+    rng = np.random.default_rng(SPLIT_SEED)
+    if held is not None:
+        (y, y_te), classes = encode_labels(label, y_raw, held[1])
+        order = rng.permutation(len(y))
+        x_tr, y_tr, x_te = x[order], y[order], held[0]
+    else:
+        (y,), classes = encode_labels(label, y_raw)
+        if len(y) < 4:
+            raise data_error(label, f"{len(y)} rows: too few to hold out a test set and train")
+        train_rows, test_rows = stratified_split(y, test_split)
+        x_te, y_te, y_tr = x[test_rows], y[test_rows], y[train_rows]
+        x_tr = x[train_rows]
+    del x  # the caller holds no reference: the unsplit matrix goes now
+    out = _frozen(name, x_tr, y_tr, x_te, y_te)
+    return dataclasses.replace(out, classes=classes, features=features)

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 # A label column of garbage would otherwise silently build a huge softmax layer.
-_MAX_CLASSES: Final = 1000
+MAX_CLASSES: Final = 1000
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
@@ -107,9 +107,9 @@ def _labels(label: str, key: str, raw: Any) -> IntArray:
         if bad.size:
             raise data_error(label, f"{key}: labels must be whole numbers, found {bad[0]:g}")
     low, high = arr.min(), arr.max()
-    if low < 0 or high >= _MAX_CLASSES:
+    if low < 0 or high >= MAX_CLASSES:
         value = low if low < 0 else high
-        raise data_error(label, f"{key}: labels must be in 0..{_MAX_CLASSES - 1}, found {value:g}")
+        raise data_error(label, f"{key}: labels must be in 0..{MAX_CLASSES - 1}, found {value:g}")
     return arr.astype(np.int64)
 
 

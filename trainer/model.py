@@ -110,11 +110,16 @@ def build_optimizer(config: TrainConfig) -> Any:
     return opt.RMSprop(learning_rate=config.learning_rate)
 
 
-def serving_model(config: TrainConfig, weights: Sequence[np.ndarray]) -> Any:
+def serving_model(
+    config: TrainConfig,
+    weights: Sequence[np.ndarray],
+    scaling: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Any:
     """A Keras model that predicts what a user wants served: :func:`build_model` with
     ``weights`` (Keras order, as on :attr:`TrainResult.weights`) and the config's output
     activation as its last layer, so it returns probabilities (softmax, sigmoid) rather
-    than the logits the trainer optimizes."""
+    than the logits the trainer optimizes. ``scaling`` (``(offset, factor)`` of the
+    data's features) becomes its first layer: it takes features as the data holds them."""
     _, keras = tf_keras()
     if len(weights) != 2 * (len(config.hidden_layers) + 1):
         raise ValueError(
@@ -125,8 +130,13 @@ def serving_model(config: TrainConfig, weights: Sequence[np.ndarray]) -> Any:
     logits = build_model(config, num_features, num_classes)
     logits.set_weights(list(weights))
     output = keras.layers.Activation(config.output_activation, name="output")
+    first: list[Any] = []
+    if scaling is not None:  # (x - offset) * factor, as the trainer scaled its data
+        offset, factor = (np.asarray(a, np.float64) for a in scaling)
+        variance = (1.0 / factor) ** 2
+        first.append(keras.layers.Normalization(mean=offset, variance=variance, name="scaling"))
     return keras.Sequential(
-        [keras.Input(shape=(num_features,)), *logits.layers, output], name="mlp"
+        [keras.Input(shape=(num_features,)), *first, *logits.layers, output], name="mlp"
     )
 
 

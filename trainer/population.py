@@ -49,8 +49,9 @@ from typing import Any
 import numpy as np
 
 from trainer.config import TrainConfig
-from trainer.data import Dataset, load_dataset
+from trainer.data import Dataset
 from trainer.graph import Kinds, SlotGraph, new_size_seconds, use_xla
+from trainer.inputs import dataset_for
 from trainer.model import build_model
 from trainer.outcome import Divergence
 from trainer.preflight import PreflightWarning, run_checks
@@ -129,7 +130,7 @@ class Population:
         measured to cost, :func:`trainer.graph.new_size_seconds`)."""
         self._epoch_seconds = 0.0  # the last epoch's (training and validation)
         self.keep_models = keep_models
-        data = dataset if dataset is not None else load_dataset(template.dataset)
+        data = dataset if dataset is not None else dataset_for(template)
         self.data = data
         self.num_train = check_batch_fits(template, data)
         self.num_features, self.num_classes = data.num_features, data.num_classes

@@ -28,6 +28,7 @@ from sweeps.runner.objectives import layer_params
 from sweeps.space import SearchSpace
 from trainer.config import DEFAULTS, SHAPE_FIELDS, TrainConfig
 from trainer.data import load_dataset, train_size
+from trainer.inputs import table_options
 
 __all__ = [
     "FIRST_WAVE",
@@ -77,9 +78,12 @@ class DataSize:
     classes: int
 
 
-def data_size(dataset: str, validation_split: float) -> DataSize:
-    """The sizes of ``dataset`` (loaded, as its trials will: cached per process)."""
-    data = load_dataset(dataset)
+def data_size(
+    dataset: str, validation_split: float, options: Mapping[str, Any] | None = None
+) -> DataSize:
+    """The sizes of ``dataset`` (loaded, as its trials will: cached per process);
+    ``options``: a table's (see :func:`trainer.inputs.table_options`)."""
+    data = load_dataset(dataset, **(options or {}))
     return DataSize(train_size(data, validation_split), data.num_features, data.num_classes)
 
 
@@ -187,7 +191,11 @@ def _worst_case(config_like: ConfigLike) -> tuple[int, int]:
     """(parameters per member, batch activations per member) at the largest settings."""
     params = activations = 0
     for params_dict in _largest_settings(config_like):
-        size = data_size(str(params_dict["dataset"]), float(params_dict["validation_split"]))
+        size = data_size(
+            str(params_dict["dataset"]),
+            float(params_dict["validation_split"]),
+            table_options(params_dict),
+        )
         hidden = [int(h) for h in params_dict.get("hidden_layers") or []]
         sizes = [size.features, *hidden, size.classes]
         batch = min(int(params_dict.get("batch_size") or 32), size.examples)

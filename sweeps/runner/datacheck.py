@@ -20,6 +20,7 @@ def check_space_data(space: SearchSpace) -> None:
     """Load every dataset the space can pick and check the largest batch size fits the
     smallest training set; raises ``DataError`` or :class:`UserError` (one line)."""
     from trainer.data import load_dataset, train_size
+    from trainer.inputs import table_options
     from trainer.shape import batch_rule
 
     datasets = [str(v) for v in space.extremes("dataset")]
@@ -27,7 +28,8 @@ def check_space_data(space: SearchSpace) -> None:
     batch, where = _largest_batch(space)
     where_src = f"search space '{space.source}': " if space.source else ""
     for name in dict.fromkeys(datasets):
-        data = load_dataset(name)  # DataError: one line naming the file and the problem
+        # DataError: one line naming the file and the problem
+        data = load_dataset(name, **table_options(space.fixed))
         split = max(splits)
         where_data = f" (dataset {name!r}, validation_split {split:g})"
         broken = batch_rule(batch, train_size(data, split), where_data)

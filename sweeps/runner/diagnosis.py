@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sweeps.store.schema import (
+    ARTIFACT_DATA,
     ARTIFACT_PREFLIGHT,
     ATTR_EVIDENCE,
     ATTR_LABELS,
@@ -26,6 +27,7 @@ from sweeps.store.schema import (
     TAG_LABELS,
     TAG_PREFLIGHT,
 )
+from trainer.data import Dataset
 from trainer.preflight import PreflightWarning
 from trainer.results import TrainResult
 
@@ -72,3 +74,16 @@ def diagnosis_artifacts(result: TrainResult) -> dict[str, str]:
 def warning_lines(warnings: Iterable[PreflightWarning]) -> list[str]:
     """One printable line per pre-flight warning."""
     return [f"warning [{w.code}]: {w.message}" for w in warnings]
+
+
+def data_artifacts(data: Dataset) -> dict[str, str]:
+    """``data.json`` for a table or scaled data: the label values in class-index order
+    (so predictions map back) and the feature scaling, which a served model applies."""
+    info: dict[str, Any] = {}
+    if data.classes:
+        info["classes"] = list(data.classes)
+        info["features"] = list(data.features)
+    if data.scaling is not None:
+        offset, factor = data.scaling
+        info["scaling"] = {"offset": offset.tolist(), "factor": factor.tolist()}
+    return {ARTIFACT_DATA: json.dumps(info, default=str)} if info else {}

@@ -12,6 +12,7 @@ study once per improvement, not once per trial.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import optuna
@@ -20,6 +21,7 @@ from sweeps.runner.objectives import objective_values
 from sweeps.runner.session import TrialReport, TrialSession
 from sweeps.space import SearchSpace
 from sweeps.store import Tracker, pareto_front
+from trainer.config import TrainConfig
 from trainer.results import TrainResult
 
 EXAMPLE_ROWS = 5
@@ -75,12 +77,8 @@ class ModelKeeper:
             return set()
 
     def _save(self, session: TrialSession, result: TrainResult) -> None:
-        from trainer.data import load_dataset
-        from trainer.model import serving_model
-
         config = session.config()
-        example = np.asarray(load_dataset(config.dataset).x_test[:EXAMPLE_ROWS], np.float32)
-        model = serving_model(config, result.weights)
+        model, example = served(config, result)
         self.tracker.log_model(session.run_id, model, example)
         self.saved.append(session.trial.number)
 
@@ -97,3 +95,14 @@ def servable(result: TrainResult) -> bool:
     but they are the ones whose next batch blew the loss up)."""
     finite = all(np.isfinite(w).all() for w in result.weights)
     return bool(result.weights) and finite and result.divergence is None
+
+
+def served(config: TrainConfig, result: TrainResult) -> tuple[Any, np.ndarray]:
+    """The network to serve and its input example: it takes the features as the data
+    holds them (its scaling, if any, is its first layer) and predicts probabilities."""
+    from trainer.inputs import dataset_for, raw_dataset
+    from trainer.model import serving_model
+
+    raw = raw_dataset(config)
+    model = serving_model(config, result.weights, scaling=dataset_for(config).scaling)
+    return model, np.asarray(raw.x_test[:EXAMPLE_ROWS], np.float32)

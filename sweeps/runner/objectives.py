@@ -33,9 +33,9 @@ def layer_params(sizes: Sequence[int]) -> int:
 
 def param_count(config: TrainConfig) -> int:
     """Weights and biases of the MLP ``config`` builds on its dataset's shapes."""
-    from trainer.data import load_dataset
+    from trainer.inputs import dataset_for
 
-    data = load_dataset(config.dataset)  # cached per process: the trial just loaded it
+    data = dataset_for(config)  # cached per process: the trial just loaded it
     return layer_params([data.num_features, *config.hidden_layers, data.num_classes])
 
 

@@ -37,7 +37,8 @@ from sweeps.space import SearchSpace
 from sweeps.store import Tracker, set_user_attrs
 from sweeps.store.schema import ATTR_OUTCOME, ATTR_REASON
 from trainer.config import TrainConfig
-from trainer.data import Dataset, load_dataset
+from trainer.data import Dataset
+from trainer.inputs import dataset_for
 from trainer.results import EpochRecord, TrainResult
 
 if TYPE_CHECKING:
@@ -109,7 +110,6 @@ class PopulationScheduler:
     on_report: Callable[[TrialReport], None] | None = None
     ask: Callable[[], optuna.Trial | None] | None = None
     pops: dict[Any, Population] = field(default_factory=dict, init=False)  # by shape key
-    datasets: dict[str, Dataset] = field(default_factory=dict, init=False)  # no ``dataset``
     live: dict[int, _Live] = field(default_factory=dict, init=False)  # by trial number
     reports: list[TrialReport] = field(default_factory=list, init=False)
     asked: int = field(default=0, init=False)
@@ -219,7 +219,7 @@ class PopulationScheduler:
         from trainer.population import Population
 
         config = entries[0][1]
-        data = self.dataset if self.dataset is not None else self.data(config.dataset)
+        data = self.dataset if self.dataset is not None else dataset_for(config)
         try:
             pop = Population(config, len(entries), dataset=data, resizable=True)
         except Exception as exc:  # e.g. a batch larger than the training set
@@ -228,11 +228,6 @@ class PopulationScheduler:
             return None
         self.pops[key] = pop
         return pop
-
-    def data(self, name: str) -> Dataset:
-        if name not in self.datasets:
-            self.datasets[name] = load_dataset(name)
-        return self.datasets[name]
 
     # ---------------------------------------------------------------------- training
 

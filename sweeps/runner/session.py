@@ -20,7 +20,12 @@ from optuna.trial import TrialState
 
 from sweeps.files import csv_text, dump_yaml
 from sweeps.procs import interrupt_requested
-from sweeps.runner.diagnosis import diagnosis_artifacts, diagnosis_attrs, diagnosis_tags
+from sweeps.runner.diagnosis import (
+    data_artifacts,
+    diagnosis_artifacts,
+    diagnosis_attrs,
+    diagnosis_tags,
+)
 from sweeps.runner.liveness import STALE_REASON
 from sweeps.runner.objectives import metric_value, objective_values, objective_values_so_far
 from sweeps.runner.rungs import RungMember, Rungs, RungStop, judge_rungs
@@ -34,6 +39,8 @@ from sweeps.store import (
     set_user_attrs,
 )
 from trainer.config import ConfigError, TrainConfig
+from trainer.data import Dataset
+from trainer.inputs import dataset_for
 from trainer.outcome import DEAD_THRESHOLD, SATURATED_THRESHOLD
 from trainer.results import EpochRecord, TrainResult
 
@@ -179,6 +186,13 @@ class TrialSession:
         """Why the trial's MLflow run could not be created, once that is known (waits for
         a deferred one); ``None`` when it was."""
         return None if self._run is None else self.tracker.await_run(self._run).exception()
+
+    def _data(self) -> Dataset | None:
+        """The trial's data (cached), ``None`` when its config or data is what failed."""
+        try:
+            return dataset_for(self.config())
+        except Exception:
+            return None
 
     def config(self) -> TrainConfig:
         if self._config is None:
@@ -370,6 +384,9 @@ class TrialSession:
         artifacts = {schema.ARTIFACT_PARAMS: dump_yaml(self.params), **self._artifacts}
         if self.history:
             artifacts[schema.ARTIFACT_HISTORY] = csv_text(self.history)
+        data = self._data()
+        if data is not None:
+            artifacts.update(data_artifacts(data))
 
         def tell() -> None:
             try:
@@ -380,6 +397,9 @@ class TrialSession:
             finally:
                 if has_run:
                     self.tracker.log_texts(self.run_id, artifacts)
+                    if data is not None:  # the splits it trained, validated and tested on
+                        split = self.config().validation_split
+                        self.tracker.log_datasets(self.run_id, data, split)
 
         try:
             if has_run:

@@ -128,6 +128,7 @@ def run_sweep(
     study = open_study(space, store)
     tracker = Tracker(store, space.settings.name)
     tracker.reopen_parent()
+    _log_parent_data(space, tracker)
     reap_stale(study, tracker)
     plan = SweepPlan.of(
         space, trials=trials, engine=engine, cohort_size=cohort_size, timeout=timeout
@@ -272,3 +273,17 @@ def _best(study: optuna.Study) -> tuple[int, float] | None:
     best = best_trial(study)
     value = primary_value(best) if best else None
     return (best.number, value) if best and value is not None else None
+
+
+def _log_parent_data(space: SearchSpace, tracker: Tracker) -> None:
+    """The study's data on its parent run, when the space fixes it (a swept dataset is on
+    each trial's run): scaled as its trials see it, unless the scaling is swept."""
+    from trainer.config import DEFAULTS, TrainConfig
+    from trainer.inputs import dataset_for, raw_dataset
+
+    if "dataset" in space.distributions:
+        return
+    fields = {k: v for k, v in space.fixed.items() if k in DEFAULTS}
+    config = TrainConfig.from_dict({**DEFAULTS, **fields})
+    data = raw_dataset(config) if "scale" in space.distributions else dataset_for(config)
+    tracker.log_datasets(tracker.parent_run_id, data, config.validation_split)

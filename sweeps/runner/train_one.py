@@ -9,12 +9,11 @@ from rich.markup import escape
 
 from sweeps.files import dump_yaml
 from sweeps.runner.diagnosis import diagnosis_artifacts, diagnosis_tags, warning_lines
-from sweeps.runner.models import EXAMPLE_ROWS, servable
+from sweeps.runner.models import servable, served
 from sweeps.store import Store, model_uri
 from sweeps.store.schema import ARTIFACT_PARAMS, ATTR_TEST_ACCURACY, ROLE_TRAIN, TAG_ROLE
 from trainer.config import TrainConfig
 from trainer.data import Dataset
-from trainer.model import serving_model
 from trainer.preflight import PreflightWarning
 from trainer.results import EpochRecord, TrainResult
 
@@ -51,11 +50,11 @@ def run_train(
     store: Store | None = None,
 ) -> TrainResult:
     """Train ``config``, print progress and the outcome, log to MLflow when ``store``."""
-    from trainer.data import load_dataset
+    from trainer.inputs import dataset_for
     from trainer.shape import check_batch_fits
     from trainer.training import train
 
-    dataset = load_dataset(config.dataset)
+    dataset = dataset_for(config)
     check_batch_fits(config, dataset)  # before an MLflow run exists
     tracker = run_id = None
     if store is not None:
@@ -65,6 +64,7 @@ def run_train(
         run_id = tracker.start_trial(
             0, config.to_dict(), tags={TAG_ROLE: ROLE_TRAIN}, run_name=run_name(config, dataset)
         )
+        tracker.log_datasets(run_id, dataset, config.validation_split)
     if not quiet:
         console.print(
             f"training {dataset.num_features}-{config.architecture}-{dataset.num_classes} "
@@ -114,8 +114,7 @@ def run_train(
         )
         where = f"mlflow run {run_id} (experiment '{TRAIN_EXPERIMENT}')"
         if servable(result):  # a diverged network is nothing to load
-            example = dataset.x_test[:EXAMPLE_ROWS]
-            tracker.log_model(run_id, serving_model(config, result.weights), example)
+            tracker.log_model(run_id, *served(config, result))
             tracker.flush(runs=[run_id])
             where += f", model {model_uri(run_id)}"
         console.print(where, markup=False)

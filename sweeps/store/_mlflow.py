@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sweeps.errors import UserError
+from sweeps.store._datasets import dataset_inputs
 from sweeps.store._locations import Store
 from sweeps.store._locks import init_lock
 from sweeps.store._models import save_model
@@ -40,6 +41,7 @@ from sweeps.store.schema import (
     TAG_STUDY,
     TAG_TRIAL,
 )
+from trainer.data import Dataset
 
 
 class Tracker:
@@ -230,6 +232,15 @@ class Tracker:
         (:func:`~sweeps.store._models.save_model`): the writer does it while training goes
         on; ``example``, a few input rows, goes with it."""
         self.writer.call(run_id, "model", lambda: save_model(self.client, run_id, model, example))
+
+    def log_datasets(self, run_id: str, data: Dataset, validation_split: float) -> None:
+        """Queue the run's dataset inputs (training, validation, testing splits; see
+        :mod:`sweeps.store._datasets`), built on the writer thread."""
+        self.writer.call(
+            run_id,
+            "datasets",
+            lambda: self.client.log_inputs(run_id, datasets=dataset_inputs(data, validation_split)),
+        )
 
     def hold_writes(self) -> AbstractContextManager[None]:
         """Writes nobody waits for, and runs :meth:`start_trial_soon` creates, wait for

@@ -91,6 +91,12 @@ SPACES: dict[str, Any] = {
     "nsgaii_single": _space("o", sampler="nsgaii"),
     "gp": _space("o", {"learning_rate": {"type": "float", "low": 0.01, "high": 0.1}}, sampler="gp"),
     "width_missing": _space("d", {"hidden_layers": {"depth": {"low": 1, "high": 2}}}),
+    # tables (the CSV files are written by the ``world`` fixture)
+    **{
+        f"table_{name}": _space("t", {"dataset": f"FILES/{name}.csv", "label": "y"})
+        for name in ("no_label", "text_feature", "nan", "one_class", "tiny")
+    },
+    "table_bad_scale": _space("t", {"scale": "zscore"}),
 }
 
 # (id, argv, what the one error line must contain). Placeholders: {root} the existing
@@ -326,6 +332,32 @@ CASES: list[tuple[str, list[str], str]] = [
     ),
     ("status-unknown-study", ["status", "nope"], "study 'nope': not found in"),
     (
+        "table-no-label-column",
+        ["run", "{f}/table_no_label.yaml"],
+        "no_label.csv': label column 'y' not found; columns: a, b, target",
+    ),
+    (
+        "table-text-feature",
+        ["run", "{f}/table_text_feature.yaml"],
+        "feature column 'city' is not numeric (e.g. 'Paris'); drop it, or encode it as numbers",
+    ),
+    (
+        "table-nan-features",
+        ["run", "{f}/table_nan.yaml"],
+        "4 NaN/inf feature value(s), first in column 'a' (1 there); fill or drop those rows",
+    ),
+    (
+        "table-one-class",
+        ["run", "{f}/table_one_class.yaml"],
+        "one class only ('yes'): nothing to classify",
+    ),
+    (
+        "table-smaller-than-a-batch",
+        ["run", "{f}/table_tiny.yaml"],
+        "params.batch_size: must be <= 7 training examples",
+    ),
+    ("table-bad-scale", ["run", "{f}/table_bad_scale.yaml"], "params.scale: must be one of"),
+    (
         "train-params-is-a-space",
         ["train", "--params", "{f}/existing.yaml"],
         "params file '{f}/existing.yaml': is a search space (it has a 'params' section); "
@@ -385,9 +417,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     files.mkdir()
     (files / "corrupt.npz").write_bytes(b"PK\x03\x04 this is not a zip archive" * 20)
     (files / "bad.json").write_text('{"learning_rate": 0.1,', encoding="utf-8")
+    tables = {
+        "no_label": "a,b,target\n1,2,0\n3,4,1\n",
+        "text_feature": "a,city,y\n1,Paris,0\n2,Rome,1\n",
+        "nan": "a,b,y\n1,,0\n2,nan,1\n,inf,0\n4,5,1\n",
+        "one_class": "a,b,y\n" + "".join(f"{i},{i},yes\n" for i in range(10)),
+        "tiny": "a,b,y\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(10)),
+    }
+    for name, text in tables.items():
+        (files / f"{name}.csv").write_text(text, encoding="utf-8")
     for name, content in SPACES.items():
         text = content if isinstance(content, str) else yaml.safe_dump(content, sort_keys=False)
-        text = text.replace("CORRUPT", str(files / "corrupt.npz"))
+        text = text.replace("CORRUPT", str(files / "corrupt.npz")).replace("FILES", str(files))
         (files / f"{name}.yaml").write_text(text, encoding="utf-8")
     root = base / "mlruns"
     try:

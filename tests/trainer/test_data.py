@@ -457,7 +457,7 @@ def _idx_missing_file(tmp_path: Path) -> Path:
 
 
 def _unsupported_suffix(tmp_path: Path) -> Path:
-    path = tmp_path / "digits.csv"
+    path = tmp_path / "digits.txt"
     path.write_text("1,2,3\n")
     return path
 
@@ -481,7 +481,7 @@ ERROR_CASES: list[tuple[Callable[[Path], Path], str]] = [
     (_truncated_idx_in_gz, "train-images-idx3-ubyte.gz: truncated IDX file"),
     (_idx_bad_magic, "t10k-labels-idx1-ubyte: not an IDX file (bad magic number 0x12340801)"),
     (_idx_missing_file, "not an IDX directory (missing t10k-labels-idx1-ubyte[.gz])"),
-    (_unsupported_suffix, "unsupported file type .csv"),
+    (_unsupported_suffix, "unsupported file type .txt; expected .npz, .pkl.gz, .pkl, an IDX"),
 ]
 
 

@@ -176,7 +176,9 @@ def assert_same_run(pop: TrainResult, ref: TrainResult, data: Dataset) -> None:
 
 
 def test_shape_key_names_what_members_share() -> None:
-    assert shape_key(BASE) == ((16,), 32, "mnist-mini", 0.1)
+    assert shape_key(BASE) == ((16,), 32, "mnist-mini", 0.1, "", "", 0.2, "none")
+    for table_change in ({"label": "y"}, {"test_split": 0.3}, {"scale": "standard"}):
+        assert shape_key(BASE.replace(**table_change)) != shape_key(BASE)
     member_change = {"learning_rate": 1.0, "optimizer": "adam", "loss": "mse", "seed": 9}
     assert shape_key(BASE.replace(**member_change, epochs=7)) == shape_key(BASE)
     assert shape_key(BASE.replace(batch_size=64)) != shape_key(BASE)

@@ -182,7 +182,7 @@ def run_doctor(
     ``dataset`` overrides ``config.dataset`` (already loaded); ``factors`` restricts the
     changes to some of :data:`FACTORS`; ``view`` is told of each probe as it ends.
     """
-    from trainer.data import load_dataset
+    from trainer.inputs import dataset_for
 
     probe_epochs = epochs if epochs is not None else min(config.epochs, MAX_EPOCHS)
     base_config = config.replace(epochs=probe_epochs)
@@ -191,9 +191,7 @@ def run_doctor(
         changes = [c for c in changes if c.factor in factors]
     name = doctor_study_name(config, probe_epochs, max_train)
     space = doctor_space(base_config, probe_epochs, name, len(changes) + 1)
-    data = _subset(
-        dataset if dataset is not None else load_dataset(config.dataset), max(max_train, 1)
-    )
+    data = _subset(dataset if dataset is not None else dataset_for(config), max(max_train, 1))
     study = open_study(space, store)
     tracker = Tracker(store, name)
     reap_stale(study, tracker)
