@@ -69,25 +69,27 @@ def open_store(
     readers, which never leave an empty store behind."""
     from sweeps.store import resolve_store
 
-    return resolve_store(storage, tracking_uri, None if root is None else Path(root), create=create)
+    return resolve_store(storage, tracking_uri, root, create=create)
 
 
 def load_space(space: SpaceLike, study: str | None = None, data: Any = None) -> SearchSpace:
     """A search space from a file or a mapping, validated; ``study`` renames the study;
     ``data`` (see :func:`run`) takes the place of its ``dataset``."""
-    from sweeps.files import read_mapping
+    from sweeps.space import load_space as load_file
     from sweeps.space import parse_space
 
-    if isinstance(space, Mapping):
-        raw, name, source = dict(space), study or "study", ""
-    else:
-        raw = read_mapping(Path(space), "search space")
-        name, source = study or Path(space).stem, str(space)
-    if data is not None:
+    def with_data(raw: dict[str, Any]) -> dict[str, Any]:
+        if data is None:
+            return raw
         params = raw.get("params")
         params = dict(params) if isinstance(params, Mapping) else {}
-        raw["params"] = {**params, "dataset": register_data(data, str(params.get("label", "")))}
-    return parse_space(raw, default_name=name, source=source, force_name=study)
+        label = str(params.get("label", ""))
+        return {**raw, "params": {**params, "dataset": register_data(data, label)}}
+
+    if isinstance(space, Mapping):
+        raw = with_data(dict(space))
+        return parse_space(raw, default_name=study or "study", force_name=study)
+    return load_file(space, name=study, edit=with_data)
 
 
 def register_data(data: Any, label: str = "") -> str:

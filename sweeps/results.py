@@ -145,6 +145,7 @@ class StudyResult:
         """See :func:`export`."""
         from sweeps.analysis.export import best_config
         from sweeps.files import write_mapping
+        from sweeps.store import register_model
 
         if fmt is not None and fmt not in ("yaml", "json"):
             raise UserError(f"--format: must be yaml or json, got {fmt!r}")
@@ -153,8 +154,9 @@ class StudyResult:
         trial, params = best_config(self.study, pick)
         picked = TrialSummary.of(self.study, trial)
         version = None
-        if register is not None:
-            version = _register(self.store, picked, register)
+        if register is not None:  # before the file: a refusal writes nothing
+            run_id = _model_run(self.store, picked, "--register: ")
+            version = register_model(self.store, run_id, register)
         path = None if out is None else write_mapping(params, Path(out), fmt)
         return Exported(picked, path, version)
 
@@ -169,24 +171,21 @@ class StudyResult:
         import mlflow.pyfunc
 
         from sweeps.analysis.export import best_config
-        from sweeps.store import has_model
+        from sweeps.store import model_uri
 
         trial = TrialSummary.of(self.study, best_config(self.study, pick)[0])
-        if trial.run_id is None or not has_model(self.store, trial.run_id):
-            raise UserError(_no_model(trial))
-        return mlflow.pyfunc.load_model(trial.model_uri)
+        return mlflow.pyfunc.load_model(model_uri(_model_run(self.store, trial)))
 
 
-def _no_model(trial: TrialSummary) -> str:
-    return (
-        f"trial {trial.number} has no saved model (only trials that were the study's best "
-        "as they ended have one); retrain it with 'sweeps train -p' on its exported params"
-    )
-
-
-def _register(store: Store, trial: TrialSummary, name: str) -> Any:
-    from sweeps.store import has_model, register_model
+def _model_run(store: Store, trial: TrialSummary, what: str = "") -> str:
+    """The run holding ``trial``'s saved model; a one-line error (after ``what``) when it
+    has none."""
+    from sweeps.store import has_model
 
     if trial.run_id is None or not has_model(store, trial.run_id):
-        raise UserError(f"--register: {_no_model(trial)}")
-    return register_model(store, trial.run_id, name)
+        raise UserError(
+            f"{what}trial {trial.number} has no saved model (only trials that were the study's "
+            "best as they ended have one); retrain it with 'sweeps train -p' on its "
+            "exported params"
+        )
+    return trial.run_id

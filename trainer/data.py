@@ -349,12 +349,19 @@ def _is_table(source: str) -> bool:
     if lowered.endswith(TABLE_SUFFIXES):
         return True
     if lowered.endswith(".npz") and os.path.isfile(source):
-        try:
-            with np.load(source, allow_pickle=False) as z:
-                return "x" in z.files and "x_train" not in z.files
-        except Exception:
-            return False  # the MNIST reader says what is wrong with it
+        st = os.stat(source)  # the archive is opened once per version of the file
+        return _npz_holds_xy(os.path.realpath(source), st.st_mtime_ns, st.st_size)
     return False
+
+
+@functools.lru_cache(maxsize=16)
+def _npz_holds_xy(path: str, mtime_ns: int, size: int) -> bool:
+    """An ``.npz`` of ``x`` and ``y`` (a table), not Keras' MNIST layout."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return "x" in z.files and "x_train" not in z.files
+    except Exception:
+        return False  # the MNIST reader says what is wrong with it
 
 
 def _load_table(source: str, column: str, test: str, test_split: float) -> Dataset:

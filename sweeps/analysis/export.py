@@ -15,7 +15,6 @@ from typing import Any
 import optuna
 
 from sweeps.errors import UserError
-from sweeps.files import write_mapping
 from sweeps.store import (
     best_trial,
     pareto_front,
@@ -108,11 +107,3 @@ def best_config(
             f"study '{study.study_name}': no completed trial to export ({summary or 'no trials'})"
         )
     return best, trial_params(best)
-
-
-def export_best(
-    study: optuna.Study, out: Path, fmt: str | None = None, pick: str | None = None
-) -> tuple[Path, Any]:
-    """Write the best (or picked) trial's full parameter dict, retrainable by ``sweeps train``."""
-    best, params = best_config(study, pick)
-    return write_mapping(params, out, fmt), best

@@ -12,6 +12,7 @@ numbers behind them and its pre-flight warnings:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable
@@ -78,7 +79,13 @@ def warning_lines(warnings: Iterable[PreflightWarning]) -> list[str]:
 
 def data_artifacts(data: Dataset) -> dict[str, str]:
     """``data.json`` for a table or scaled data: the label values in class-index order
-    (so predictions map back) and the feature scaling, which a served model applies."""
+    (so predictions map back) and the feature scaling, which a served model applies.
+    Written once per dataset: every trial on it ends with the same text."""
+    return dict(_data_artifacts(data))
+
+
+@functools.lru_cache(maxsize=16)
+def _data_artifacts(data: Dataset) -> tuple[tuple[str, str], ...]:
     info: dict[str, Any] = {}
     if data.classes:
         info["classes"] = list(data.classes)
@@ -86,4 +93,4 @@ def data_artifacts(data: Dataset) -> dict[str, str]:
     if data.scaling is not None:
         offset, factor = data.scaling
         info["scaling"] = {"offset": offset.tolist(), "factor": factor.tolist()}
-    return {ARTIFACT_DATA: json.dumps(info, default=str)} if info else {}
+    return ((ARTIFACT_DATA, json.dumps(info, default=str)),) if info else ()

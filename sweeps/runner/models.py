@@ -18,9 +18,10 @@ import numpy as np
 import optuna
 
 from sweeps.runner.objectives import objective_values
+from sweeps.runner.rungs import cost
 from sweeps.runner.session import TrialReport, TrialSession
 from sweeps.space import SearchSpace
-from sweeps.store import Tracker, pareto_front
+from sweeps.store import Tracker, best_trial, pareto_front
 from trainer.config import TrainConfig
 from trainer.results import TrainResult
 
@@ -33,10 +34,8 @@ class ModelKeeper:
 
     def __init__(self, study: optuna.Study, space: SearchSpace, tracker: Tracker) -> None:
         self.study, self.space, self.tracker = study, space, tracker
-        self._signs = tuple(
-            1.0 if d == "maximize" else -1.0 for d in space.settings.objective_directions
-        )
-        self._seen: list[tuple[float, ...]] = []  # signed values of the trials ended here
+        self._directions = space.settings.objective_directions
+        self._seen: list[tuple[float, ...]] = []  # costs of the trials that ended here
         self.saved: list[int] = []
         """Trial numbers whose model this keeper queued, in order."""
 
@@ -48,7 +47,7 @@ class ModelKeeper:
             values = self._values(result, report)
             if values is None or not servable(result):
                 continue
-            if not any(_dominates(other, values) for other in self._seen):
+            if not any(_covers(other, values) for other in self._seen):
                 candidates.append((session, result))
             self._seen.append(values)
         if not candidates:
@@ -59,22 +58,20 @@ class ModelKeeper:
                 self._save(session, result)
 
     def _values(self, result: TrainResult, report: TrialReport) -> tuple[float, ...] | None:
-        """The trial's objective values, signed so that larger is better; ``None`` when
-        it did not complete."""
+        """The trial's objective values as costs (:func:`~sweeps.runner.rungs.cost`);
+        ``None`` when it did not complete."""
         if report.state != "COMPLETE":
             return None
         values = [v for v in objective_values(self.space.settings, result) if v is not None]
-        if len(values) != len(self._signs):
+        if len(values) != len(self._directions):
             return None
-        return tuple(s * v for s, v in zip(self._signs, values, strict=True))
+        return cost(values, self._directions)
 
     def _study_best(self) -> set[int]:
         if self.space.settings.multi:
             return {t.number for t in pareto_front(self.study)}
-        try:
-            return {self.study.best_trial.number}
-        except ValueError:
-            return set()
+        best = best_trial(self.study)
+        return set() if best is None else {best.number}
 
     def _save(self, session: TrialSession, result: TrainResult) -> None:
         config = session.config()
@@ -83,10 +80,10 @@ class ModelKeeper:
         self.saved.append(session.trial.number)
 
 
-def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
-    """``a`` at least as good as ``b`` everywhere (larger is better); a tie counts, so a
-    trial equal to an earlier one is not saved again."""
-    return all(x >= y for x, y in zip(a, b, strict=True))
+def _covers(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    """Cost ``a`` at least as good as ``b`` everywhere; a tie counts, so a trial equal to
+    an earlier one is not saved again."""
+    return all(x <= y for x, y in zip(a, b, strict=True))
 
 
 def servable(result: TrainResult) -> bool:

@@ -149,15 +149,20 @@ def pareto_order(values: dict[int, tuple[float, ...]], directions: Sequence[str]
     """Trial numbers best first: by non-dominated front, then (several objectives) by
     crowding distance within a front, largest first, as NSGA-II; ties by trial number.
     With one objective this is the metric's order."""
-    signs = [1.0 if d == "minimize" else -1.0 for d in directions]
-    costs = {n: tuple(s * x for s, x in zip(signs, v, strict=True)) for n, v in values.items()}
-    if len(signs) == 1:
+    costs = {n: cost(v, directions) for n, v in values.items()}
+    if len(directions) == 1:
         return sorted(costs, key=lambda n: (costs[n][0], n))
     order: list[int] = []
     for front in _fronts(costs):
         crowding = _crowding(front, costs)
         order.extend(sorted(front, key=lambda n: (-crowding[n], n)))
     return order
+
+
+def cost(values: Sequence[float], directions: Sequence[str]) -> tuple[float, ...]:
+    """Objective values as costs: smaller is better on every axis (maximised ones
+    negated), the one sign rule for ranking trials."""
+    return tuple(x if d == "minimize" else -x for x, d in zip(values, directions, strict=True))
 
 
 def _fronts(costs: dict[int, tuple[float, ...]]) -> list[list[int]]:

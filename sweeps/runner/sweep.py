@@ -278,12 +278,11 @@ def _best(study: optuna.Study) -> tuple[int, float] | None:
 def _log_parent_data(space: SearchSpace, tracker: Tracker) -> None:
     """The study's data on its parent run, when the space fixes it (a swept dataset is on
     each trial's run): scaled as its trials see it, unless the scaling is swept."""
-    from trainer.config import DEFAULTS, TrainConfig
+    from trainer.config import TrainConfig
     from trainer.inputs import dataset_for, raw_dataset
 
     if "dataset" in space.distributions:
         return
-    fields = {k: v for k, v in space.fixed.items() if k in DEFAULTS}
-    config = TrainConfig.from_dict({**DEFAULTS, **fields})
+    config = TrainConfig.from_dict(space.params_for({}))  # defaults and the fixed values
     data = raw_dataset(config) if "scale" in space.distributions else dataset_for(config)
     tracker.log_datasets(tracker.parent_run_id, data, config.validation_split)

@@ -8,7 +8,7 @@ sampler can handle the space. Each problem is one line with its key path
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,18 @@ from sweeps.space.study import StudySettings, parse_settings
 from trainer.config import DEFAULTS, FIELD_NAMES, ConfigError, TrainConfig, validate_field
 
 
-def load_space(path: str | Path, *, name: str | None = None) -> SearchSpace:
-    """Read and validate a search-space file; ``name`` overrides ``study.name``."""
+def load_space(
+    path: str | Path,
+    *,
+    name: str | None = None,
+    edit: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> SearchSpace:
+    """Read and validate a search-space file; ``name`` overrides ``study.name``; ``edit``
+    changes the file's mapping before it is validated (data given from Python)."""
     p = Path(path)
-    raw = read_mapping(p, "search space")
+    raw = dict(read_mapping(p, "search space"))
+    if edit is not None:
+        raw = edit(raw)
     return parse_space(raw, default_name=name or p.stem, source=str(p), force_name=name)
 
 

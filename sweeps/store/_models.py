@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from sweeps.errors import UserError
 from sweeps.store._locations import Store
 from sweeps.store.schema import ARTIFACT_MODEL, TAG_MODEL
 
@@ -73,13 +72,10 @@ def has_model(store: Store, run_id: str) -> bool:
 
 def register_model(store: Store, run_id: str, name: str) -> Any:
     """Register run ``run_id``'s model under ``name`` (a new version of it if the name is
-    taken); the ``ModelVersion``. One line naming the run when it has no model."""
+    taken); the ``ModelVersion``. The caller checks the name and that the run has a
+    model (:func:`has_model`), before anything is written."""
     from mlflow.exceptions import MlflowException
 
-    if not name.strip():
-        raise UserError(f"--register: must be a non-empty model name, got {name!r}")
-    if not has_model(store, run_id):
-        raise UserError(f"--register: run {run_id} has no model to register")
     client = store.mlflow  # not mlflow.register_model: it prints to stderr
     try:
         client.create_registered_model(name)
