@@ -21,13 +21,31 @@ Apply = Callable[[Sequence[Any], Any], None]
 """``(gradients, finite)``: one optimizer step of the members whose batch was finite."""
 
 
+SUMS = (
+    "loss_sum", "correct", "seen", "g_sum", "g_max", "last_loss",
+    "trend_n", "trend_l", "trend_tl", "trend_ll",
+)  # fmt: skip
+"""The running sums of an epoch, in order. ``trend_*`` are the batch losses' least-squares
+sums (count, sum of losses, of batch index x loss, of squared losses; float64), from which
+:func:`trainer.results.batch_trend` tells a loss falling within the epoch from noise."""
+
+
 def accumulate(
-    tf: Any, finite: Any, sums: Sequence[Any], loss: Any, count: Any, hits: Any, g_norm: Any
+    tf: Any,
+    finite: Any,
+    sums: Sequence[Any],
+    loss: Any,
+    count: Any,
+    hits: Any,
+    g_norm: Any,
+    step: Any,
 ) -> tuple[Any, ...]:
-    """The running sums of the compiled epoch after one batch (inside the graph):
-    ``(loss_sum, correct, seen, g_sum, g_max, last_loss)``; a batch that is not ``finite``
-    leaves them as they were. Elementwise, so one run or a population's members alike."""
-    loss_sum, correct, seen, g_sum, g_max, last_loss = sums
+    """The running sums (:data:`SUMS`) of the compiled epoch after batch ``step`` (its
+    0-based index, inside the graph); a batch that is not ``finite`` leaves them as they
+    were. Elementwise, so one run or a population's members alike."""
+    loss_sum, correct, seen, g_sum, g_max, last_loss, n, s_l, s_tl, s_ll = sums
+    loss64 = tf.cast(loss, tf.float64)
+    t = tf.cast(step, tf.float64)
     return (
         tf.where(finite, loss_sum + loss * count, loss_sum),
         tf.where(finite, correct + hits, correct),
@@ -35,6 +53,10 @@ def accumulate(
         tf.where(finite, g_sum + g_norm, g_sum),
         tf.where(finite, tf.maximum(g_max, g_norm), g_max),
         tf.where(finite, loss, last_loss),
+        tf.where(finite, n + 1.0, n),
+        tf.where(finite, s_l + loss64, s_l),
+        tf.where(finite, s_tl + t * loss64, s_tl),
+        tf.where(finite, s_ll + loss64 * loss64, s_ll),
     )
 
 
@@ -55,8 +77,7 @@ def make_epoch(
     Shapes are static: the full batches run in a ``tf.while_loop`` (the first
     function), the last, partial one (if any) once after it (the second, taking the
     first's state), so every shape computation folds away at trace time. Both return
-    ``(live, batches, loss_sum, correct, seen, g_sum, g_max, last_loss, bad_loss,
-    bad_grad)`` per slot.
+    ``(live, batches, *SUMS, bad_loss, bad_grad)`` per slot.
     """
     full, rest = divmod(examples, batch)
     rows = 1 if shared else -1  # -1: every slot (the population may be resized)
@@ -65,7 +86,8 @@ def make_epoch(
         return tf.gather(a, tf.reshape(idx, [-1]) if shared else idx)
 
     def step(xb: Any, yb: Any, state: tuple[Any, ...]) -> tuple[Any, ...]:
-        live, batches, loss_sum, correct, seen, g_sum, g_max, last, bad_loss, bad_grad = state
+        live, batches, *sums = state[: 2 + len(SUMS)]
+        bad_loss, bad_grad = state[2 + len(SUMS) :]
         logits, losses, grads, g_norm = losses_and_grads(xb, yb)
         ok = tf.logical_and(tf.math.is_finite(losses), tf.math.is_finite(g_norm))
         finite = tf.logical_and(live, ok)
@@ -76,11 +98,10 @@ def make_epoch(
             tf.cast(tf.equal(pred, yb[None] if shared else yb), tf.float32), axis=-1
         )
         count = float(yb.shape[-1])
-        sums = (loss_sum, correct, seen, g_sum, g_max, last)
         return (
             finite,
             batches + tf.cast(live, tf.int32),
-            *accumulate(tf, finite, sums, losses, count, hits, g_norm),
+            *accumulate(tf, finite, sums, losses, count, hits, g_norm, batches),
             tf.where(bad, losses, bad_loss),
             tf.where(bad, g_norm, bad_grad),
         )
@@ -89,7 +110,8 @@ def make_epoch(
         k = tf.shape(active)
         zeros = tf.zeros(k, tf.float32)
         nan = tf.fill(k, float("nan"))
-        sums = (zeros, zeros, zeros, zeros, zeros, nan)  # loss_sum, ..., last_loss
+        zeros64 = tf.zeros(k, tf.float64)
+        sums = (zeros, zeros, zeros, zeros, zeros, nan, *[zeros64] * 4)  # SUMS
         state = (active, tf.zeros(k, tf.int32), *sums, zeros, zeros)
 
         def cond(i: Any, live: Any, *_: Any) -> Any:

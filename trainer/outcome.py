@@ -13,19 +13,20 @@ Labels, in order of precedence (:data:`LABELS`); a run gets *every* label that a
    gradient norm (the probe's before the first step, each epoch's mean after). A run
    whose loss never rises above its start is never ``exploded``, however its gradient
    norm compares with a (possibly near-zero) initial one.
-3. ``symmetric``: all units of a hidden layer are identical (a zero or constant init
-   with more than one unit: they get identical gradients and stay identical).
+3. ``symmetric``: the units of a hidden layer are identical, or only a few distinct
+   groups of identical units (:mod:`trainer.symmetry`): a zero or constant init. A layer
+   whose units end identical is ``symmetric`` whatever the accuracy it reaches.
 4. ``stuck``: not learning. Test accuracy is not above the chance baseline computed from
    the label distribution (always guessing the majority class: 0.1135 on MNIST test) plus
    :data:`STUCK_MARGIN`, *and* something says it is not learning: the training loss is
-   flat (it fell by less than :data:`SLOW_MIN_DROP` of the initial loss, or rose in the
-   last epoch), the gradients are zero, the units are identical, or most ReLU units are
-   dead. Without a loss history a run at chance is ``stuck``.
+   not falling (:mod:`trainer.loss_trend`: judged on the last epoch's batch losses, or
+   over several epochs on the epochs' losses), the gradients are zero, the units are
+   identical, or most ReLU units are dead. Without a loss history a run at chance is
+   ``stuck``.
 5. ``slow``: learning, too slowly to show it yet. Test accuracy is at chance as for
-   ``stuck``, but the training loss is clearly falling (by at least
-   :data:`SLOW_MIN_DROP` of the initial loss, and still falling in the last epoch) with
-   non-zero gradients and no identical or dead units. More epochs or a larger step would
-   help; the reason names the parameter most likely responsible (``learning_rate``).
+   ``stuck``, but the training loss is clearly falling with non-zero gradients and no
+   identical or dead units. More epochs or a larger step would help; the reason names
+   the parameter most likely responsible (``learning_rate``).
 6. ``dead_units``: more than :data:`DEAD_THRESHOLD` of the ReLU units are never active on
    the probe batch at the end of training.
 7. ``saturated``: more than :data:`SATURATED_THRESHOLD` of the sigmoid/tanh units are
@@ -53,7 +54,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from trainer.loss_trend import FALL_Z, SLOW_MIN_DROP, LossTrend, loss_trend
 from trainer.preflight import INITIAL_LOSS_FACTOR, expected_initial_loss
+from trainer.symmetry import describe_symmetry, distinct_units, identical_units
 
 if TYPE_CHECKING:
     from trainer.config import TrainConfig
@@ -87,17 +90,12 @@ EXPLODE_GRAD_FACTOR = 100.0
 """A batch gradient norm above this multiple of the running median gradient norm is a
 spike; it makes a run ``exploded`` only when the loss also rose (:data:`EXPLODE_RISE_FACTOR`)."""
 
-SLOW_MIN_DROP = 0.01
-"""The training loss is *falling* when the last epoch's loss is at least this share below
-the initial loss (and below the epoch before it); below that it is *flat*."""
-
 DEAD_THRESHOLD = 0.5
 """``dead_units`` when more than this share of the ReLU units is never active."""
 
 SATURATED_THRESHOLD = 0.5
 """``saturated`` when more than this share of the sigmoid/tanh units is pinned at a bound."""
 
-_IDENTICAL_TOL = 1e-6
 _ZERO_GRAD = 1e-8
 
 
@@ -149,15 +147,6 @@ def _num(value: float) -> str:
     return str(value) if not math.isfinite(value) else f"{value:.4g}"
 
 
-def identical_units(kernel: np.ndarray, bias: np.ndarray) -> bool:
-    """True when a layer has more than one unit and all its units compute the same thing."""
-    if kernel.shape[-1] < 2:
-        return False
-    spread = np.max(np.abs(kernel - kernel[:, :1]))
-    bias_spread = np.max(np.abs(bias - bias[:1]))
-    return bool(max(spread, bias_spread) < _IDENTICAL_TOL)
-
-
 @dataclass(frozen=True)
 class RunEvidence:
     """Everything :func:`classify` judges a finished run on, as one value
@@ -183,6 +172,8 @@ class RunEvidence:
     saturated_fraction: float | None = None
     epoch_losses: Sequence[float] = ()
     epoch_grad_norms: Sequence[float] = ()
+    last_fall: tuple[float, float] | None = None
+    """The last epoch's batch-loss trend, ``(fall, z)`` (:func:`batch_trend`)."""
     config: TrainConfig | None = None
 
 
@@ -213,10 +204,9 @@ def classify(run: RunEvidence, *, margin: float = STUCK_MARGIN) -> Outcome:
     hidden = list(zip(run.kernels[:-1], run.biases[:-1], strict=True))
     symmetric = [i + 1 for i, (k, b) in enumerate(hidden) if identical_units(k, b)]
     if symmetric:
-        layers = ", ".join(str(i) for i in symmetric)
         found["symmetric"] = (
-            f"all units of hidden layer(s) {layers} are identical "
-            "(symmetry: zero or constant init; use a random initializer)"
+            describe_symmetry([(i, distinct_units(*hidden[i - 1])) for i in symmetric])
+            + " (symmetry: zero or constant init; use a random initializer)"
         )
         evidence["symmetric_layers"] = float(len(symmetric))
 
@@ -241,10 +231,12 @@ def _not_learning(
     """``slow`` or ``stuck`` (with why) for a run at chance that did not diverge; adds
     the numbers behind it to ``evidence``."""
     grad, config, dead = run.last_grad_norm, run.config, run.dead_fraction
-    trend = loss_trend(run.initial_loss, run.epoch_losses)
+    trend = loss_trend(run.initial_loss, run.epoch_losses, run.last_fall)
     evidence["grad_norm"] = grad
     if trend is not None:
         evidence.update(final_loss=trend.final, loss_drop=trend.drop)
+        if trend.batch_z is not None:
+            evidence["loss_fall_z"] = trend.batch_z
     at_chance = (
         f"test accuracy {run.test_accuracy:.4f} is not above chance "
         f"{run.chance_accuracy:.4f} (majority class) + {margin:g}"
@@ -261,8 +253,8 @@ def _not_learning(
         classes = int(run.kernels[-1].shape[-1]) if run.kernels else 10
         return {
             "slow": _blame_slow(config, run.saturated_fraction, trend.start, classes)
-            + f"loss falling {trend.start:.4g}\u2192{trend.final:.4g} "
-            f"({trend.drop:.1%} in {len(run.epoch_losses)} epoch(s)) but {at_chance}"
+            + f"loss falling {trend.start:.4g}\u2192{trend.final:.4g} in "
+            f"{len(run.epoch_losses)} epoch(s) {trend.describe()} but {at_chance}"
         }
     if trend is not None and not trend.falling:
         why.append(_flat_reason(trend, grad, config, bool(why)))
@@ -379,37 +371,6 @@ def gradient_scale(
     return float(np.median(finite)) if finite else None
 
 
-@dataclass(frozen=True)
-class LossTrend:
-    """The training loss from before the first step to the last epoch."""
-
-    start: float
-    final: float
-    previous: float | None
-
-    @property
-    def drop(self) -> float:
-        """Relative drop from the initial loss (negative when the loss rose)."""
-        return (self.start - self.final) / self.start
-
-    @property
-    def falling(self) -> bool:
-        """Clearly falling: down by :data:`SLOW_MIN_DROP` of the start, and still falling in
-        the last epoch."""
-        still = self.previous is None or self.final < self.previous
-        return self.drop >= SLOW_MIN_DROP and still
-
-
-def loss_trend(initial_loss: float | None, epoch_losses: Sequence[float]) -> LossTrend | None:
-    """The trend of a run's training loss, or ``None`` without the numbers (no initial
-    loss, no finite epoch loss)."""
-    finite = [float(v) for v in epoch_losses if math.isfinite(v)]
-    if initial_loss is None or not math.isfinite(initial_loss) or initial_loss <= 0 or not finite:
-        return None
-    previous = finite[-2] if len(finite) > 1 else None
-    return LossTrend(float(initial_loss), finite[-1], previous)
-
-
 def _last_finite(values: Sequence[float]) -> float | None:
     finite = [float(v) for v in values if math.isfinite(v)]
     return finite[-1] if finite else None
@@ -469,7 +430,14 @@ def _flat_reason(
     trend: LossTrend, grad_norm: float, config: TrainConfig | None, explained: bool
 ) -> str:
     text = f"training loss flat ({trend.start:.4g}\u2192{trend.final:.4g})"
-    if trend.drop >= SLOW_MIN_DROP:  # fell, then rose again in the last epoch
+    if trend.previous is None and trend.batch is not None:  # one epoch: the batches decide
+        fall, z = trend.batch
+        moved = f"fell {fall:.3g}" if fall >= 0 else f"rose {-fall:.3g}"
+        text = (
+            f"training loss flat ({trend.start:.4g}\u2192{trend.final:.4g}; the epoch's "
+            f"batch losses {moved}, z={z:.1f}: falling needs {SLOW_MIN_DROP:.0%} at z>={FALL_Z:g})"
+        )
+    elif trend.drop >= SLOW_MIN_DROP:  # fell, then rose again in the last epoch
         text = f"training loss no longer falling ({trend.previous:.4g}\u2192{trend.final:.4g})"
     elif trend.drop <= -SLOW_MIN_DROP:
         text = f"training loss rose ({trend.start:.4g}\u2192{trend.final:.4g})"

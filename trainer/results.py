@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from trainer.config import TrainConfig
+from trainer.loss_trend import batch_trend
 from trainer.outcome import Divergence, Outcome, RunEvidence, classify
 from trainer.preflight import PreflightWarning
 
@@ -51,6 +52,12 @@ class EpochRecord:
     seconds: float
     dead_fraction: float | None = None
     saturated_fraction: float | None = None
+    loss_fall: float | None = None
+    """How far the batch losses fell across the epoch, by a least-squares line through
+    them (negative: they rose); ``None`` under three finite batches."""
+    loss_fall_z: float | None = None
+    """``loss_fall`` over its standard error: how clearly the fall stands above the batch
+    noise (:func:`trainer.outcome.batch_trend`)."""
 
     def metrics(self) -> dict[str, float]:
         """The finite numeric metrics, keyed as logged to MLflow."""
@@ -138,11 +145,12 @@ def epoch_record(
     :class:`Divergence` if the epoch ended on a non-finite batch (``ok`` false), and the
     last finite batch loss so far.
 
-    ``sums`` is ``(loss_sum, correct, seen, g_sum, g_max, last_loss, bad_loss, bad_grad)``;
-    ``measured`` the record's other fields (``val_loss``, ``val_accuracy``, ``seconds``,
-    ``dead_fraction``, ``saturated_fraction``).
+    ``sums`` is ``(*trainer.epoch.SUMS, bad_loss, bad_grad)``; ``measured`` the record's
+    other fields (``val_loss``, ``val_accuracy``, ``seconds``, ``dead_fraction``,
+    ``saturated_fraction``).
     """
-    loss_sum, correct, seen, g_sum, g_max, last_loss, bad_loss, bad_grad = sums
+    loss_sum, correct, seen, g_sum, g_max, last_loss, *trend, bad_loss, bad_grad = sums
+    fall = batch_trend(*(float(v) for v in trend))
     good = int(batches) - (0 if ok else 1)
     if good:
         last_finite_loss = float(last_loss)
@@ -162,6 +170,8 @@ def epoch_record(
         grad_norm=float(g_sum / good) if good else float("nan"),
         grad_norm_max=float(g_max),
         batches=int(batches),
+        loss_fall=None if fall is None else fall[0],
+        loss_fall_z=None if fall is None else fall[1],
         **measured,
     )
     return record, divergence, last_finite_loss
@@ -210,9 +220,16 @@ def label_run(
         saturated_fraction=last.saturated_fraction if last else None,
         epoch_losses=[r.loss for r in history],
         epoch_grad_norms=[r.grad_norm for r in history],
+        last_fall=_fall(last),
         config=config,
     )
     return classify(evidence)
+
+
+def _fall(last: EpochRecord | None) -> tuple[float, float] | None:
+    if last is None or last.loss_fall is None or last.loss_fall_z is None:
+        return None
+    return last.loss_fall, last.loss_fall_z
 
 
 def _finite_or_none(value: float | None) -> float | None:

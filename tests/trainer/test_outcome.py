@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from trainer.config import TrainConfig
+from trainer.loss_trend import batch_trend, loss_trend
 from trainer.outcome import (
     EXPLODE_GRAD_FACTOR,
     LABELS,
@@ -20,9 +21,8 @@ from trainer.outcome import (
     classify,
     explosion,
     gradient_scale,
-    identical_units,
-    loss_trend,
 )
+from trainer.symmetry import distinct_units, identical_units
 
 RNG = np.random.default_rng(0)
 RANDOM_KERNELS = [RNG.normal(size=(784, 16)), RNG.normal(size=(16, 16)), RNG.normal(size=(16, 10))]
@@ -86,6 +86,88 @@ def test_identical_units() -> None:
     different_bias[1] = 0.31
     assert not identical_units(same, different_bias)
     assert not identical_units(np.zeros((5, 1)), np.zeros(1))  # one unit is not symmetry
+
+
+def _split_units(groups: list[int], seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """A (784, sum(groups)) kernel whose units are identical within each group."""
+    rng = np.random.default_rng(seed)
+    heads = rng.normal(size=(785, len(groups)))
+    columns = np.repeat(heads, groups, axis=1)
+    return columns[:-1], columns[-1]
+
+
+def test_units_split_into_a_few_identical_groups_are_symmetric() -> None:
+    """Issue 25: a constant init trained with Adam ends as groups of 24 and 6 identical
+    units (rounding differs between vector lanes): 30 units that are 2."""
+    kernel, bias = _split_units([24, 6])
+    assert distinct_units(kernel, bias) == [24, 6]
+    assert identical_units(kernel, bias)
+    assert identical_units(*_split_units([20, 5, 5]))  # 3 distinct <= 30 * 0.25
+    assert not identical_units(*_split_units([1] * 30))  # every unit its own
+    assert not identical_units(*_split_units([15] + [1] * 15))  # 16 distinct of 30
+    assert not identical_units(*_split_units([3, 1]))  # under eight units: one group only
+
+
+def test_a_split_symmetric_layer_that_learns_is_symmetric_not_ok() -> None:
+    kernel, bias = _split_units([24, 6])
+    outcome = run(
+        test_accuracy=0.43,
+        kernels=[kernel, RNG.normal(size=(30, 10))],
+        biases=[bias, np.zeros(10)],
+    )
+    assert outcome.label == "symmetric"
+    assert "30 units of hidden layer 1 are only 2 distinct (identical groups of 24, 6)" in (
+        outcome.reason
+    )
+
+
+# --------------------------------------------------------------------------- batch_trend
+
+
+@pytest.mark.parametrize("slope", [-0.002, 0.0, 0.001])
+def test_batch_trend_is_a_least_squares_line_through_the_batch_losses(slope: float) -> None:
+    rng = np.random.default_rng(3)
+    t = np.arange(281.0)
+    losses = 2.5 + slope * t + rng.normal(scale=0.05, size=t.size)
+    fall, z = batch_trend(t.size, losses.sum(), (t * losses).sum(), (losses * losses).sum())
+    (fit, _), cov = np.polyfit(t, losses, 1, cov=True)  # NumPy's fit as the reference
+    assert fall == pytest.approx(-fit * (t.size - 1), rel=1e-9)
+    assert z == pytest.approx(-fit / math.sqrt(cov[0, 0]), rel=1e-9)
+    assert batch_trend(2, 5.0, 2.5, 12.5) is None  # no line through two points
+    assert batch_trend(3, 6.0, 6.0, 14.0) == (pytest.approx(0.0), 0.0)  # 2, 2, 2: flat
+
+
+def test_a_probe_that_hides_a_steady_fall_makes_slow_not_stuck() -> None:
+    """Issue 25: one epoch, probe 2.503 -> mean 2.498 (0.2 %: flat by the old rule), but
+    the 281 batch losses fall 0.076 (3 %) at 3.8 standard errors: slow."""
+    evidence = {
+        "test_accuracy": 0.077,
+        "initial_loss": 2.503,
+        "max_loss": 2.4977,
+        "epoch_losses": [2.4977],
+        "last_grad_norm": 2.4,
+        "config": TrainConfig(activation="relu", optimizer="adam", learning_rate=1e-6),
+    }
+    outcome = run(**evidence, last_fall=(0.076, 3.8))
+    assert outcome.labels == ("slow",)
+    assert "batch losses fell 0.076, z=3.8" in outcome.reason
+    assert outcome.evidence["loss_fall_z"] == 3.8
+    # the same fall inside the batch noise, or under 1 % of the start, is no fall
+    for fall in ((0.076, 1.2), (0.02, 9.0), (-0.01, -0.5)):
+        assert run(**evidence, last_fall=fall).labels == ("stuck",)
+
+
+def test_a_hard_probe_batch_does_not_make_a_flat_epoch_falling() -> None:
+    """Probe 2.512 -> mean 2.486 is 1 % down, but the batch losses rise: stuck."""
+    outcome = run(
+        test_accuracy=0.115,
+        initial_loss=2.512,
+        max_loss=2.486,
+        epoch_losses=[2.486],
+        last_fall=(-0.0096, -0.48),
+    )
+    assert outcome.labels == ("stuck",)
+    assert "batch losses rose 0.0096, z=-0.5" in outcome.reason
 
 
 # --------------------------------------------------------------------------- classify
