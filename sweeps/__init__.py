@@ -12,7 +12,7 @@ with plain parameter dicts. Its layers, each importing only those below it:
 * :mod:`sweeps.cli` — the ``sweeps`` command and the terminal views;
 * :mod:`sweeps.api` — the Python API the commands are built on (:mod:`sweeps.results`:
   what it returns), and :mod:`sweeps.live`, the progress view both show;
-* :mod:`sweeps.analysis` — doctor, stability, export and the HTML report;
+* :mod:`sweeps.analysis` — doctor, stability, refine, export and the HTML report;
 * :mod:`sweeps.runner` — the sweep loop, the trial session, population glue, liveness, workers;
 * :mod:`sweeps.store` — where studies and runs live (Optuna, MLflow, the stored schema);
 * :mod:`sweeps.space`, :mod:`sweeps.files`, :mod:`sweeps.errors` — the search space,
@@ -22,7 +22,17 @@ with plain parameter dicts. Its layers, each importing only those below it:
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sweeps.api import Exported, StudyResult, TrialSummary, export, load, report, run, train
+    from sweeps.api import (
+        Exported,
+        StudyResult,
+        TrialSummary,
+        export,
+        load,
+        refine,
+        report,
+        run,
+        train,
+    )
 
 __version__ = "0.1.0"
 
@@ -33,6 +43,7 @@ __all__ = [
     "__version__",
     "export",
     "load",
+    "refine",
     "report",
     "run",
     "train",

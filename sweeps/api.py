@@ -29,12 +29,23 @@ if TYPE_CHECKING:
     import optuna
     from rich.console import Console
 
+    from sweeps.analysis.refine import Refinement
     from sweeps.space import SearchSpace
     from sweeps.store import Store
     from trainer.config import TrainConfig
     from trainer.results import TrainResult
 
-__all__ = ["Exported", "StudyResult", "TrialSummary", "export", "load", "report", "run", "train"]
+__all__ = [
+    "Exported",
+    "StudyResult",
+    "TrialSummary",
+    "export",
+    "load",
+    "refine",
+    "report",
+    "run",
+    "train",
+]
 
 SpaceLike = str | Path | Mapping[str, Any]
 """A search-space file, or the mapping such a file holds."""
@@ -295,6 +306,55 @@ def report(
     """Write a study's self-contained HTML report; its path."""
     stores = {"storage": storage, "tracking_uri": tracking_uri, "root": root}
     return _result(study, stores).report(out)
+
+
+def refine(
+    study: str | StudyResult,
+    out: str | Path | None = "refined.yaml",
+    *,
+    space: str | Path | None = None,
+    name: str | None = None,
+    tolerance: float | None = None,
+    storage: str | None = None,
+    tracking_uri: str | None = None,
+    root: str | Path | None = None,
+) -> Refinement:
+    """The next search space from a finished study's failures (``sweeps refine``):
+    choices that never came close dropped, range ends where trials failed cut, every
+    change commented; written to ``out`` and stored on the study's parent run.
+    ``space``: the file the study ran (default: the one it recorded)."""
+    from sweeps.analysis.refine import TOLERANCE
+    from sweeps.analysis.refine import refine as refine_study
+    from sweeps.files import read_mapping
+    from sweeps.store import Tracker
+    from sweeps.store.schema import ARTIFACT_REFINED, STUDY_SPACE, STUDY_SPACE_FILE
+
+    stores = {"storage": storage, "tracking_uri": tracking_uri, "root": root}
+    result = _result(study, stores)
+    s = result.study
+    path = Path(space or s.user_attrs.get(STUDY_SPACE_FILE) or "")
+    if not path.is_file():
+        raise UserError(
+            f"study '{s.study_name}': its space file '{path}' is not found; pass the file "
+            "it ran (--space FILE)"
+        )
+    parsed = load_space(path, study=s.study_name)
+    if s.user_attrs.get(STUDY_SPACE) not in (None, parsed.fingerprint()):
+        raise UserError(
+            f"--space: '{path}' no longer describes study '{s.study_name}' (its ranges, "
+            "choices or fixed values changed since it ran); pass the file it ran"
+        )
+    tol = TOLERANCE if tolerance is None else tolerance
+    if not 0 < tol < 1:
+        raise UserError(f"--tolerance: must be > 0 and < 1, got {tol}")
+    refined = refine_study(s, read_mapping(path, "search space"), parsed, name=name, tolerance=tol)
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(refined.text, encoding="utf-8")
+    tracker = Tracker(result.store, s.study_name)
+    tracker.log_text(tracker.parent_run_id, refined.text, ARTIFACT_REFINED)
+    tracker.flush()
+    return refined
 
 
 def train(

@@ -3,8 +3,9 @@ did it get there? (``status``, the report's anytime figure, the benchmarks.)
 
 Seconds count from the study's first trial start, read from Optuna's own timestamps, so
 a study resumed by several commands or workers reads as one timeline. The value is the
-first objective of the completed trials, as the best trial is chosen (a pruned trial's
-last value is not a result it was trained for).
+first objective of the completed trials that are not failures, as the best trial is
+chosen (a pruned trial's last value is not a result it was trained for, nor is a stuck
+net's value one it learned).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.store import primary_value
+from sweeps.store import is_failure, primary_value
 from sweeps.store.schema import ATTR_STOPPED_AT_RUNG
 
 __all__ = ["BestPoint", "best_so_far", "clock", "rung_stops", "started_at"]
@@ -39,7 +40,8 @@ def started_at(trials: Sequence[FrozenTrial]) -> float | None:
 
 
 def best_so_far(study: optuna.Study) -> list[BestPoint]:
-    """Each time a completed trial beat the best before it, in the order trials ended."""
+    """Each time a completed, non-failure trial beat the best before it, in the order
+    trials ended (the study's best trial as it stood then: :func:`~sweeps.store.best_trial`)."""
     trials = study.get_trials(deepcopy=False)
     start = started_at(trials)
     maximize = study.directions[0] == StudyDirection.MAXIMIZE
@@ -47,6 +49,7 @@ def best_so_far(study: optuna.Study) -> list[BestPoint]:
         (t.datetime_complete.timestamp(), t.number, value)
         for t in trials
         if t.state == TrialState.COMPLETE
+        and not is_failure(t)
         and t.datetime_complete is not None
         and (value := primary_value(t)) is not None
     ]

@@ -5,6 +5,10 @@ front) as a retrainable file, every trial as a table.
 best on that objective); ``knee`` (the Pareto-front trial closest to the ideal point once
 each objective is scaled to [0, 1] over the front: the balanced trade-off). Without
 ``--pick``: the best trial, or with several objectives the front's best on the first one.
+
+No rule picks a trial whose outcome is a failure (:func:`~sweeps.store.is_failure`): a
+stuck net is no trade-off however fast it is. When every completed trial is one, the rules
+refuse and say so; a trial number still exports any COMPLETE trial (the user asked).
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import optuna
 
 from sweeps.errors import UserError
 from sweeps.store import (
+    all_failures_note,
     best_trial,
+    candidate_trials,
     pareto_front,
     state_counts,
     study_objectives,
@@ -43,23 +49,30 @@ def write_trials(study: optuna.Study, out: Path) -> Path:
 
 def pick_trial(study: optuna.Study, rule: str | None) -> optuna.trial.FrozenTrial | None:
     """The trial ``rule`` picks (see the module docstring); ``None`` when nothing is done."""
+    if rule is not None and rule.strip().isdigit():
+        return _numbered(study, int(rule.strip()))
+    picked = _by_rule(study, rule)
+    if picked is None:
+        _refuse_failures(study)
+    return picked
+
+
+def _numbered(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:
+    """Trial ``number``, which must be COMPLETE (a failure too: the user named it)."""
+    found = [t for t in study.get_trials(deepcopy=False) if t.number == number]
+    if not found:
+        raise UserError(f"--pick: study '{study.study_name}' has no trial {number}")
+    if found[0].state != optuna.trial.TrialState.COMPLETE:
+        raise UserError(f"--pick: trial {number} is {found[0].state.name}, not COMPLETE")
+    return found[0]
+
+
+def _by_rule(study: optuna.Study, rule: str | None) -> optuna.trial.FrozenTrial | None:
+    """The non-failure trial a rule (``None``: the default) picks, if any."""
     if rule is None:
         return best_trial(study)
     rule = rule.strip()
     names = study_objectives(study)
-    complete = [
-        t
-        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        if t.values
-    ]
-    if rule.isdigit():
-        number = int(rule)
-        found = [t for t in study.get_trials(deepcopy=False) if t.number == number]
-        if not found:
-            raise UserError(f"--pick: study '{study.study_name}' has no trial {number}")
-        if found[0].state != optuna.trial.TrialState.COMPLETE:
-            raise UserError(f"--pick: trial {number} is {found[0].state.name}, not COMPLETE")
-        return found[0]
     if rule.startswith("best:"):
         name = rule.removeprefix("best:")
         if name not in names:
@@ -68,14 +81,27 @@ def pick_trial(study: optuna.Study, rule: str | None) -> optuna.trial.FrozenTria
             )
         i = names.index(name)
         sign = -1.0 if study.directions[i] == optuna.study.StudyDirection.MAXIMIZE else 1.0
-        return min(complete, key=lambda t: (sign * t.values[i], t.number), default=None)
+        pool = candidate_trials(study)
+        return min(pool, key=lambda t: (sign * t.values[i], t.number), default=None)
     if rule == "knee":
         return knee(study)
     raise UserError(f"--pick: must be {PICK_RULES}, got {rule!r}")
 
 
+def _refuse_failures(study: optuna.Study) -> None:
+    """A rule found nothing because every completed trial is a failure: say so, and how
+    to export one anyway (no completed trial at all is :func:`best_config`'s error)."""
+    note = all_failures_note(study)
+    if note is not None:
+        raise UserError(
+            f"study '{study.study_name}': {note}, so no trial is the best to export; "
+            "--pick N exports trial N anyway"
+        )
+
+
 def knee(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
-    """The Pareto-front trial nearest the ideal point, objectives scaled to [0, 1]."""
+    """The Pareto-front trial nearest the ideal point, objectives scaled to [0, 1] (the
+    front of non-failure trials: :func:`~sweeps.store.pareto_front`)."""
     front = pareto_front(study) if len(study.directions) > 1 else []
     if not front:
         return best_trial(study)

@@ -1,5 +1,5 @@
 """The ``sweeps`` command line: train, params, run, worker, status, doctor, report, export,
-trials, ui, dashboard.
+trials, refine, ui, dashboard.
 
 This module is the one Typer app: it registers the commands (written in
 :mod:`sweeps.cli.commands`) in the order ``--help`` lists them, and :func:`main` runs it.
@@ -36,6 +36,7 @@ for _command in (
     results.report,
     results.export,
     results.trials,
+    results.refine,
     servers.ui,
     servers.dashboard,
 ):

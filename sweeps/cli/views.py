@@ -18,20 +18,28 @@ from sweeps.analysis.stability import GROUP_BY, StabilityReport, log_stability, 
 from sweeps.runner.diagnosis import warning_lines
 from sweeps.store import (
     Store,
+    all_failures_note,
     best_trial,
+    completed_trials,
+    is_copy,
+    is_failure,
     is_multi,
+    nondominated,
     outcome_counts,
     pareto_front,
     primary_value,
     state_counts,
     study_objectives,
+    summary_best,
 )
 from sweeps.store.schema import (
     ARTIFACT_STABILITY_JSON,
     ARTIFACT_STABILITY_MAP,
+    ATTR_OUTCOME,
     ATTR_PARAMS,
     ATTR_RUN_ID,
     ATTR_TEST_ACCURACY,
+    STUDY_REFINED_FROM,
 )
 
 
@@ -63,6 +71,10 @@ def render_status(study: optuna.Study) -> Group:
     for outcome, n in sorted(outcome_counts(trials).items()):
         by_outcome.add_row(outcome, str(n))
     header = f"study '{study.study_name}': {len(trials)} trial(s)"
+    origin = study.user_attrs.get(STUDY_REFINED_FROM)
+    if origin:
+        copied = sum(map(is_copy, trials))
+        header += f", its space refined from study '{origin}' ({copied} of them copied from it)"
     parts: list[Any] = [header, by_state, by_outcome]
     stops = rung_stops(trials)
     if stops:  # successive halving's losers, apart from the failures above
@@ -76,8 +88,10 @@ def render_status(study: optuna.Study) -> Group:
     metric = study_objectives(study)[0]
     if is_multi(study):
         parts.extend(render_pareto(study))
-    if best is None:
-        parts.append("best: no completed trial yet")
+    if best is None and not is_multi(study):  # with several, the front line says why
+        parts.append(f"best: none, {all_failures_note(study) or 'no completed trial yet'}")
+    elif best is None:
+        parts.append("best: none")
     else:
         parts.append(
             f"best trial #{best.number}: {metric}={primary_value(best):.4f}, test accuracy "
@@ -104,14 +118,17 @@ def render_status(study: optuna.Study) -> Group:
 
 
 def render_pareto(study: optuna.Study) -> list[Any]:
-    """The Pareto front of a multi-objective study: one row per non-dominated trial."""
+    """The Pareto front of a multi-objective study: one row per non-dominated trial that
+    is not a failure, then the failures that only a failure kept off it."""
     from sweeps.analysis.export import knee
 
     front = pareto_front(study)
     names = study_objectives(study)
     dirs = [d.name.lower() for d in study.directions]
+    left_off = _left_off(study)
     if not front:
-        return ["pareto front: no completed trial yet"]
+        why = all_failures_note(study) or "no completed trial yet"
+        return [f"pareto front: none, {why}", *left_off]
     knee_trial = knee(study)
     table = Table(
         title=f"pareto front: {len(front)} trial(s), "
@@ -137,7 +154,17 @@ def render_pareto(study: optuna.Study) -> list[Any]:
             "knee" if knee_trial is not None and t.number == knee_trial.number else "",
         )
     note = "export a point with `sweeps export STUDY --pick N|best:<objective>|knee`"
-    return [table, note]
+    return [table, *left_off, note]
+
+
+def _left_off(study: optuna.Study) -> list[str]:
+    """The failures that would be on the front if failures counted: named, so a missing
+    fastest (or smallest) trial is explained, not a surprise."""
+    kept_off = [t for t in nondominated(completed_trials(study), study.directions) if is_failure(t)]
+    if not kept_off:
+        return []
+    listed = ", ".join(f"#{t.number} {t.user_attrs.get(ATTR_OUTCOME)}" for t in kept_off)
+    return [f"left off the front as failures: {escape(listed)}"]
 
 
 def _objective(value: float) -> str:
@@ -154,7 +181,8 @@ def render_studies(store: Store) -> Table | str:
     for col in ("study", "trials", "best", "started"):
         table.add_column(col)
     for s in sorted(summaries, key=lambda s: s.study_name):
-        best = primary_value(s.best_trial) if s.best_trial is not None else None
+        top = summary_best(store.optuna, s)
+        best = primary_value(top) if top is not None else None
         table.add_row(
             s.study_name,
             str(s.n_trials),

@@ -1,6 +1,7 @@
 """The trained network of each trial that is the study's best as it ends (with several
 objectives: on the Pareto front) goes to its MLflow run as a model, so the best trial in
-the UI can be loaded, compared and served without retraining.
+the UI can be loaded, compared and served without retraining. A trial whose outcome is a
+failure (:func:`~sweeps.store.is_failure`) is never the best, so it gets no model.
 
 The network is built here, on the training thread (a few milliseconds: a Keras model
 from weights that are already in memory), and saved by the tracker's writer thread while
@@ -18,10 +19,9 @@ import numpy as np
 import optuna
 
 from sweeps.runner.objectives import objective_values
-from sweeps.runner.rungs import cost
 from sweeps.runner.session import TrialReport, TrialSession
 from sweeps.space import SearchSpace
-from sweeps.store import Tracker, best_trial, pareto_front
+from sweeps.store import Tracker, best_trial, cost, is_failure_label, pareto_front
 from trainer.config import TrainConfig
 from trainer.results import TrainResult
 
@@ -58,9 +58,10 @@ class ModelKeeper:
                 self._save(session, result)
 
     def _values(self, result: TrainResult, report: TrialReport) -> tuple[float, ...] | None:
-        """The trial's objective values as costs (:func:`~sweeps.runner.rungs.cost`);
-        ``None`` when it did not complete."""
-        if report.state != "COMPLETE":
+        """The trial's objective values as costs (:func:`~sweeps.store.cost`); ``None``
+        when it did not complete, or its outcome is a failure: not the best, and no bar
+        that a later trial must clear to be considered."""
+        if report.state != "COMPLETE" or is_failure_label(report.outcome):
             return None
         values = [v for v in objective_values(self.space.settings, result) if v is not None]
         if len(values) != len(self._directions):

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeps.store import cost, fronts
 from sweeps.store.schema import rung_attr
 
-__all__ = ["RungMember", "RungStop", "Rungs", "judge_rungs", "pareto_order"]
+__all__ = ["RungMember", "RungStop", "Rungs", "cost", "judge_rungs", "pareto_order"]
 
 _PEER_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
@@ -153,31 +154,10 @@ def pareto_order(values: dict[int, tuple[float, ...]], directions: Sequence[str]
     if len(directions) == 1:
         return sorted(costs, key=lambda n: (costs[n][0], n))
     order: list[int] = []
-    for front in _fronts(costs):
+    for front in fronts(costs):
         crowding = _crowding(front, costs)
         order.extend(sorted(front, key=lambda n: (-crowding[n], n)))
     return order
-
-
-def cost(values: Sequence[float], directions: Sequence[str]) -> tuple[float, ...]:
-    """Objective values as costs: smaller is better on every axis (maximised ones
-    negated), the one sign rule for ranking trials."""
-    return tuple(x if d == "minimize" else -x for x, d in zip(values, directions, strict=True))
-
-
-def _fronts(costs: dict[int, tuple[float, ...]]) -> list[list[int]]:
-    """Non-dominated sorting (minimising every cost)."""
-    left = sorted(costs)
-    fronts: list[list[int]] = []
-    while left:
-        front = [n for n in left if not any(_dominates(costs[o], costs[n]) for o in left if o != n)]
-        fronts.append(front)
-        left = [n for n in left if n not in set(front)]
-    return fronts
-
-
-def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
-    return all(x <= y for x, y in zip(a, b, strict=True)) and a != b
 
 
 def _crowding(front: list[int], costs: dict[int, tuple[float, ...]]) -> dict[int, float]:

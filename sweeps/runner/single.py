@@ -30,12 +30,14 @@ def update_parent(study: optuna.Study, tracker: Tracker, *, with_table: bool = F
     trials = study.get_trials(deepcopy=False)
     best = best_trial(study)
     table = trials_frame(study).to_csv(index=False) if with_table else None
+    origin = study.user_attrs.get(schema.STUDY_REFINED_FROM)
     tracker.update_parent(
         counts=state_counts(trials),
         best_value=primary_value(best) if best else None,
         best_params=best.user_attrs.get(schema.ATTR_PARAMS) if best else None,
         best_trial=best.number if best else None,
         trials_csv=table,
+        extra_tags={schema.TAG_REFINED_FROM: str(origin)} if origin else None,
     )
 
 

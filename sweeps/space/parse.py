@@ -17,6 +17,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from sweeps.errors import UserError
 from sweeps.files import read_mapping
 from sweeps.space.checks import fmt, plain, unknown_key
+from sweeps.space.conditional import Conditional, categorical_choices, parse_when
 from sweeps.space.distributions import parse_spec
 from sweeps.space.layers import LayerSpace, parse_layers
 from sweeps.space.searchspace import SearchSpace
@@ -65,6 +66,7 @@ def parse_space(
     fixed: dict[str, Any] = {}
     encoded: dict[str, dict[str, Any]] = {}
     layers: LayerSpace | None = None
+    pending: dict[str, Mapping[str, Any]] = {}  # specs with when: once every choice is known
     for name, spec in params_raw.items():
         path = f"params.{name}"
         if name not in FIELD_NAMES:
@@ -73,7 +75,10 @@ def parse_space(
         if name == "hidden_layers" and isinstance(spec, Mapping) and "type" not in spec:
             layers = parse_layers(spec, path, problems)
         elif isinstance(spec, Mapping):
-            dist, codes = parse_spec(str(name), spec, path, problems)
+            own = {k: v for k, v in spec.items() if k != "when"}
+            dist, codes = parse_spec(str(name), own, path, problems)
+            if dist is not None and "when" in spec:
+                pending[str(name)] = spec
             if dist is not None:
                 distributions[str(name)] = dist
                 if codes:
@@ -84,6 +89,18 @@ def parse_space(
                 problems.append(f"{path}: {error.rule}")
             else:
                 fixed[str(name)] = plain(value)
+    conditional: dict[str, Conditional] = {}
+    for name, spec in pending.items():  # sampled after the rest: off the fixed distributions
+        cond = parse_when(
+            name,
+            spec,
+            distributions.pop(name),
+            categorical_choices(distributions),
+            f"params.{name}",
+            problems,
+        )
+        if cond is not None:
+            conditional[name] = cond
     if not problems:
         problems.extend(_sampler_problems(settings, distributions, layers))
     if not problems:
@@ -94,7 +111,7 @@ def parse_space(
     if problems:
         where = f"search space '{source}'" if source else "search space"
         raise UserError(f"{where}: {len(problems)} problem(s)", [f"{where}: {p}" for p in problems])
-    return SearchSpace(settings, distributions, fixed, source, encoded, layers)
+    return SearchSpace(settings, distributions, fixed, source, encoded, layers, conditional)
 
 
 def _sampler_problems(

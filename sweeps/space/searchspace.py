@@ -19,6 +19,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from sweeps.space.conditional import Conditional
 from sweeps.space.layers import LayerSpace
 from sweeps.space.study import StudySettings
 from trainer.config import DEFAULTS, TrainConfig
@@ -34,13 +35,25 @@ class SearchSpace:
     source: str = ""
     _encoded: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     layers: LayerSpace | None = None
+    conditional: dict[str, Conditional] = field(default_factory=dict)
+    """Parameters whose bounds depend on others (``when:``), sampled after them."""
 
     def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
-        """Sample an asked trial's conditional parameters (the depth x width space) and
-        return its full parameter dict; every place that asks a trial goes through here."""
+        """Sample an asked trial's conditional parameters (the depth x width space, the
+        bounds under ``when:``) and return its full parameter dict; every place that asks
+        a trial goes through here."""
         if self.layers is not None:
             self.layers.suggest(trial)
+        if self.conditional:
+            drawn = self.params_for(trial.params)
+            for cond in self.conditional.values():
+                cond.suggest(trial, drawn)
         return self.params_for(trial.params)
+
+    @property
+    def swept(self) -> list[str]:
+        """Every swept parameter's name, conditional bounds included (not the layers)."""
+        return [*self.distributions, *self.conditional]
 
     def params_for(self, suggested: Mapping[str, Any]) -> dict[str, Any]:
         """Full parameter dict for a trial: defaults <- fixed <- suggested (decoded)."""
@@ -66,6 +79,8 @@ class SearchSpace:
             return [codes.get(c, c) for c in dist.choices]
         if isinstance(dist, FloatDistribution | IntDistribution):
             return [dist.low, dist.high]
+        if name in self.conditional:
+            return [self.conditional[name].base.low, self.conditional[name].base.high]
         return [self.fixed.get(name, DEFAULTS[name])]
 
     def config_for(self, suggested: Mapping[str, Any]) -> TrainConfig:
@@ -82,6 +97,8 @@ class SearchSpace:
             extra = {"metrics": self.settings.metrics, "directions": self.settings.directions}
         if self.layers is not None:
             extra["layers"] = self.layers.to_json()
+        if self.conditional:
+            extra["conditional"] = {n: c.to_json() for n, c in sorted(self.conditional.items())}
         return json.dumps(
             {
                 **extra,

@@ -51,6 +51,7 @@ _STUDY_KEYS = (
     "cohort_size",
     "timeout",
     "description",
+    "refined_from",
 )
 
 
@@ -80,6 +81,9 @@ class StudySettings:
     timeout: float | None = None
     """Seconds after which a ``run``/``worker`` starts no new trial (``--timeout`` wins)."""
     directions: tuple[str, ...] = ()
+    refined_from: str = ""
+    """The study ``sweeps refine`` wrote this space from (recorded on the study and its
+    parent run)."""
 
     @property
     def objectives(self) -> tuple[str, ...]:
@@ -171,8 +175,9 @@ def _parse_options(raw: Mapping[str, Any], values: dict[str, Any], problems: lis
         if not isinstance(flag, bool):
             problems.append(f"study.prune_on_signals: must be true or false, got {fmt(flag)}")
         values["prune_on_signals"] = flag
-    if "description" in raw:
-        values["description"] = str(raw["description"])
+    for key in ("description", "refined_from"):
+        if key in raw and raw[key] is not None:
+            values[key] = str(raw[key])
     if raw.get("timeout") is not None:
         try:
             values["timeout"] = parse_duration(raw["timeout"], "study.timeout")

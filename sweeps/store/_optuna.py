@@ -1,5 +1,8 @@
 """Optuna access: the storage, studies (create, resume, load) and what is read back
-from their trials (counts, the best trial, the trials table)."""
+from their trials (counts, the best trial, the Pareto front, the trials table).
+
+A trial whose outcome is a failure (:func:`is_failure`) is never the best trial nor on
+the front: a net at chance or one that diverged is no result, whatever its value."""
 
 from __future__ import annotations
 
@@ -12,9 +15,12 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeps.errors import UserError
+from sweeps.store._copies import copy_fitting_trials, is_copy
 from sweeps.store._locations import Store
+from sweeps.store._pareto import cost, first_front
 from sweeps.store._pruners import PeerPercentilePruner
 from sweeps.store.schema import (
+    ATTR_COPIED_FROM,
     ATTR_EPOCHS_RUN,
     ATTR_OUTCOME,
     ATTR_PARAMS,
@@ -24,9 +30,11 @@ from sweeps.store.schema import (
     ATTR_WALL_TIME,
     STUDY_METRIC,
     STUDY_METRICS,
+    STUDY_REFINED_FROM,
     STUDY_SPACE,
     STUDY_SPACE_FILE,
 )
+from trainer.outcome import LABELS
 
 try:  # set_user_attrs and report_values write the journal's own log entries
     from optuna.storages.journal._storage import JournalOperation
@@ -134,6 +142,9 @@ def open_study(space: SearchSpace, store: Store) -> optuna.Study:
             study.set_user_attr(STUDY_METRIC, settings.metric)
             if settings.multi:
                 study.set_user_attr(STUDY_METRICS, list(settings.objectives))
+            if settings.refined_from:
+                study.set_user_attr(STUDY_REFINED_FROM, settings.refined_from)
+                copy_fitting_trials(study, space, storage)
         return study
     stored = study.user_attrs.get(STUDY_SPACE)
     if stored is not None and stored != fingerprint:
@@ -187,25 +198,95 @@ def primary_value(trial: optuna.trial.FrozenTrial) -> float | None:
     return float(trial.values[0]) if trial.values else None
 
 
+FAILURE_LABELS: tuple[str, ...] = tuple(label for label in LABELS if label != "ok")
+"""The trainer's outcome labels that say a trained net is no result: every one but
+``ok`` (diverged, exploded, symmetric, stuck, slow, dead_units, saturated)."""
+
+
+def is_failure_label(label: object) -> bool:
+    """Whether an outcome label is one of :data:`FAILURE_LABELS` (``None``: no label, so
+    no failure). :func:`is_failure` on a label, for code that holds the label only."""
+    return label in FAILURE_LABELS
+
+
+def is_failure(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether the trial's primary outcome (:data:`ATTR_OUTCOME`) is a failure label.
+
+    The one rule every "best" reads (the best trial, the Pareto front, the knee, what
+    ``export`` picks, the saved models, the report): a stuck net at chance is often the
+    fastest or the smallest, and would sit on a front it does not belong to. A trial
+    without an outcome (made elsewhere) is not a failure."""
+    return is_failure_label(trial.user_attrs.get(ATTR_OUTCOME))
+
+
+def failure_counts(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[str, int]:
+    """Failures per label among ``trials``, in :data:`FAILURE_LABELS` order."""
+    counts = Counter(str(t.user_attrs.get(ATTR_OUTCOME)) for t in trials if is_failure(t))
+    return {label: counts[label] for label in FAILURE_LABELS if counts[label]}
+
+
+def completed_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The COMPLETE trials that have values, failures included."""
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return [t for t in complete if t.values]
+
+
+def candidate_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The trials that may be the best or on the front: COMPLETE, with values, and not a
+    failure (:func:`is_failure`)."""
+    return [t for t in completed_trials(study) if not is_failure(t)]
+
+
+def all_failures_note(study: optuna.Study) -> str | None:
+    """Why a study that has COMPLETE trials has no best: ``every completed trial is a
+    failure (stuck=2, slow=1)``, in the same words in every view; ``None`` when some
+    completed trial is not a failure, or none completed."""
+    complete = completed_trials(study)
+    if not complete or not all(is_failure(t) for t in complete):
+        return None
+    counts = ", ".join(f"{label}={n}" for label, n in failure_counts(complete).items())
+    return f"every completed trial is a failure ({counts})"
+
+
 def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
-    """The best COMPLETE trial, or ``None`` when there is none yet.
+    """The best COMPLETE trial that is not a failure, or ``None`` when there is none yet
+    (ties: the lower trial number).
 
     With several objectives: the Pareto-front trial best on the first objective."""
-    if is_multi(study):
-        front = pareto_front(study)
-        if not front:
-            return None
-        sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
-        return min(front, key=lambda t: (sign * t.values[0], t.number))
-    try:
-        return study.best_trial
-    except ValueError:
-        return None
+    pool = pareto_front(study) if is_multi(study) else candidate_trials(study)
+    sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
+    return min(pool, key=lambda t: (sign * t.values[0], t.number), default=None)
 
 
 def pareto_front(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """The COMPLETE trials no other trial beats on every objective, by trial number."""
-    return sorted(study.best_trials, key=lambda t: t.number)
+    """The COMPLETE non-failure trials no other such trial beats on every objective, by
+    trial number. Optuna's ``study.best_trials`` counts failures as points, so a stuck
+    net that is merely the fastest would be on it."""
+    return nondominated(candidate_trials(study), study.directions)
+
+
+def nondominated(
+    trials: Sequence[optuna.trial.FrozenTrial], directions: Sequence[optuna.study.StudyDirection]
+) -> list[optuna.trial.FrozenTrial]:
+    """The trials of ``trials`` (all with values) that no other of them beats on every
+    objective, by trial number. :func:`pareto_front` is this over the candidates; the
+    report also asks it over every completed trial, to show the failures it left off."""
+    names = [d.name.lower() for d in directions]
+    by_number = {t.number: t for t in trials}
+    front = first_front({t.number: cost(t.values, names) for t in trials})
+    return [by_number[n] for n in front]
+
+
+def summary_best(
+    storage: Any, summary: optuna.study.StudySummary
+) -> optuna.trial.FrozenTrial | None:
+    """A study summary's best trial by :func:`best_trial`'s rule. Optuna's own
+    (``summary.best_trial``, one objective only) may be a failure: only then is the
+    study's trials read."""
+    best = summary.best_trial
+    if best is None or not is_failure(best):
+        return best
+    return best_trial(optuna.load_study(study_name=summary.study_name, storage=storage))
 
 
 def trial_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
@@ -218,6 +299,7 @@ def trial_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
 
 _FRAME_ATTRS = (
     ATTR_OUTCOME,
+    ATTR_COPIED_FROM,
     ATTR_REASON,
     ATTR_RUN_ID,
     ATTR_TEST_ACCURACY,
@@ -253,7 +335,8 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
 
 
 def accounted_trials(study: optuna.Study) -> int:
-    """Trials that count towards the study's target: finished, running or queued.
+    """Trials that count towards the study's target: finished, running or queued, run
+    here (not copied in from the study a refined space came from).
 
     A trial failed as stale (dead worker) and re-queued by the retry callback is counted
     once, through its retry, not twice (nor three times when the retry died too).
@@ -262,7 +345,11 @@ def accounted_trials(study: optuna.Study) -> int:
     retried = {
         n for t in trials for n in optuna.storages.RetryHeartbeatStaleTrialCallback.retry_history(t)
     }
-    return sum(1 for t in trials if not (t.state == TrialState.FAIL and t.number in retried))
+    return sum(
+        1
+        for t in trials
+        if not (t.state == TrialState.FAIL and t.number in retried) and not is_copy(t)
+    )
 
 
 def trial_id(storage: Any, study: optuna.Study, number: int) -> int:

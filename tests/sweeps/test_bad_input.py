@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from sweeps.cli import main
-from tests._cases import TINY_PARAMS
+from tests._cases import HEALTHY, TINY_PARAMS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +36,7 @@ def _space(name: str, params: dict[str, Any] | None = None, **study: Any) -> dic
 
 
 SPACES: dict[str, Any] = {
-    "existing": _space("existing"),
+    "existing": _space("existing", HEALTHY),  # trials that learn: export has a best
     "malformed": "study: {name: x\nparams: [1, 2\n",
     "list": "- a\n- b\n",
     "empty": "",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pandas as pd
@@ -11,7 +13,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from sweeps.store import load_existing, resolve_store
+from sweeps.store import best_trial, load_existing, resolve_store
 from sweeps.store.schema import TAG_OUTCOME, TAG_REASON, TAG_ROLE, TAG_STATE, TAG_TRIAL
 
 DIVERGING = {"learning_rate": {"type": "categorical", "choices": [0.001, 3.0]}}
@@ -27,14 +29,40 @@ def swept(cli, write_space, tmp_path: Path):
     return space, root, result
 
 
+def _best_line(study: optuna.Study) -> str:
+    """How the status summary starts its best line: the best trial, or why there is none
+    (lr 0.001 on these linear units is ``slow``, a failure, never the best)."""
+    best = best_trial(study)
+    if best is None:
+        return "best: none, every completed trial is a failure ("
+    return f"best trial #{best.number}"
+
+
+def _export_best(
+    cli: Callable[..., Any], name: str, study: optuna.Study, out: Path, root: Path
+) -> tuple[optuna.trial.FrozenTrial, Any]:
+    """``sweeps export`` of the best trial; when every completed trial is a failure it
+    refuses, naming them, and ``--pick N`` exports the top one anyway. Returns the
+    exported trial and the command's result."""
+    res = cli("export", name, "--out", out, "--root", root)
+    best = best_trial(study)
+    if best is not None:
+        return best, res
+    assert res.code == 2 and "every completed trial is a failure (" in res.err, res
+    assert "--pick N exports trial N anyway" in res.err and not out.exists()
+    top = study.best_trial  # Optuna's: the highest value, a failure or not
+    return top, cli("export", name, "--pick", str(top.number), "--out", out, "--root", root)
+
+
 def test_quiet_prints_only_the_final_summary(swept) -> None:
     """``--quiet`` says "only the final summary": no start line, no line per trial."""
-    *_, result = swept
+    _, root, result = swept
     lines = result.out.splitlines()
     assert not [line for line in lines if line.startswith("trial ")], result.out
     assert "running up to" not in result.out and " in optuna=" not in result.out
     assert lines[0] == "study 'diverge': 6 trial(s)"  # the status summary comes first
-    assert any(line.startswith("best trial #") for line in lines)
+    study = load_existing("diverge", resolve_store(root=root))
+    assert any(line.startswith(_best_line(study)) for line in lines), result.out
 
 
 def _runs(root: Path, study: str):
@@ -98,19 +126,21 @@ def test_export_retrains_to_same_validation_accuracy(swept, cli, tmp_path: Path)
     _, root, _ = swept
     study = load_existing("diverge", resolve_store(root=root))
     out = tmp_path / "best.yaml"
-    res = cli("export", "diverge", "--out", out, "--root", root)
+    exported, res = _export_best(cli, "diverge", study, out, root)
     assert res.code == 0, res
     params = yaml.safe_load(out.read_text())
-    assert params["learning_rate"] == study.best_trial.params["learning_rate"]
+    assert params["learning_rate"] == exported.params["learning_rate"]
     res = cli("train", "--params", out, "--root", root, "--no-track")
-    # exit 0 when the retrained run is ok, 1 when it is labelled (e.g. stuck): same as the trial
-    expected_code = 0 if study.best_trial.user_attrs["outcome"] == "ok" else 1
+    # exit 0 when the retrained run is ok, 1 when it is labelled (e.g. slow): same as the trial
+    expected_code = 0 if exported.user_attrs["outcome"] == "ok" else 1
     assert res.code == expected_code, res
-    assert f"val accuracy {study.best_value:.4f}" in res.out
+    assert f"val accuracy {exported.value:.4f}" in res.out
     # JSON too
+    pick = [] if best_trial(study) else ["--pick", str(exported.number)]
     res = cli(
-        "export", "diverge", "--out", tmp_path / "best.json", "--format", "json", "--root", root
-    )
+        "export", "diverge", *pick, "--out", tmp_path / "best.json", "--format", "json",
+        "--root", root,
+    )  # fmt: skip
     assert res.code == 0 and (tmp_path / "best.json").read_text().startswith("{")
 
 
@@ -133,10 +163,11 @@ def test_export_of_a_population_trial_retrains_to_same_validation_accuracy(
     assert {t.user_attrs["mlflow_run_id"] for t in study.trials}  # tracked
     assert study.best_trial.params["learning_rate"] == 0.001
     out = tmp_path / "best.yaml"
-    assert cli("export", "popexport", "--out", out, "--root", root).code == 0
+    exported, res = _export_best(cli, "popexport", study, out, root)
+    assert res.code == 0, res
     res = cli("train", "--params", out, "--root", root, "--no-track")
     assert res.code in (0, 1), res
-    assert f"val accuracy {study.best_value:.4f}" in res.out
+    assert f"val accuracy {exported.value:.4f}" in res.out
 
 
 def test_trials_table_csv_and_parquet(swept, cli, tmp_path: Path) -> None:
@@ -168,7 +199,8 @@ def test_status_shows_counts_and_best(swept, cli) -> None:
     _, root, _ = swept
     res = cli("status", "diverge", "--root", root)
     assert res.code == 0, res
-    assert "COMPLETE" in res.out and "PRUNED" in res.out and "best trial #" in res.out
+    study = load_existing("diverge", resolve_store(root=root))
+    assert "COMPLETE" in res.out and "PRUNED" in res.out and _best_line(study) in res.out
     res = cli("status", "--root", root)
     assert "diverge" in res.out
 

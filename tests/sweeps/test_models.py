@@ -136,3 +136,34 @@ def test_a_diverged_run_gets_no_model(tmp_path: Path) -> None:
     )
     assert TAG_MODEL not in run.data.tags
     assert not client.list_artifacts(run.info.run_id, ARTIFACT_MODEL)
+
+
+def test_a_failure_is_never_kept_nor_a_bar_for_later_trials() -> None:
+    """A ``dead_units`` net that scores best is no best: it gets no model, and a later
+    ``ok`` trial below it is the study's best, so it gets one."""
+    from types import SimpleNamespace
+
+    import optuna
+    from optuna.trial import create_trial
+
+    from sweeps.runner.models import ModelKeeper
+    from sweeps.runner.session import TrialReport
+    from sweeps.space import parse_space
+    from sweeps.store.schema import ATTR_OUTCOME
+
+    space = parse_space({"study": {"name": "keep"}, "params": {"epochs": 1}})
+    study = optuna.create_study(direction="maximize")
+    keeper = ModelKeeper(study, space, tracker=None)  # type: ignore[arg-type]
+    keeper._save = lambda session, result: keeper.saved.append(session.trial.number)  # type: ignore[method-assign]
+    for number, (value, outcome) in enumerate([(0.95, "dead_units"), (0.9, "ok")]):
+        study.add_trial(create_trial(value=value, user_attrs={ATTR_OUTCOME: outcome}))
+        session = SimpleNamespace(trial=SimpleNamespace(number=number))
+        result = SimpleNamespace(
+            config=None,
+            history=[SimpleNamespace(val_accuracy=value)],
+            weights=[np.ones(2)],
+            divergence=None,
+        )
+        report = TrialReport(number, "COMPLETE", outcome, value, "")
+        keeper.consider([(session, result, report)])  # type: ignore[list-item]
+    assert keeper.saved == [1]

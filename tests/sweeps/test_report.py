@@ -27,6 +27,7 @@ from sweeps.analysis import report
 from sweeps.store import (
     Store,
     Tracker,
+    best_trial,
     find_parent_run,
     load_existing,
     optuna_storage,
@@ -479,11 +480,78 @@ def test_cli_report_on_a_real_sweep(cli, write_space, tmp_path: Path) -> None:
     outcomes = {t.user_attrs["outcome"] for t in study.trials}
     for label in outcomes:
         assert f"{label} (" in page  # failure map legend
-    if study.best_trial is not None:
-        assert f"Best config: trial #{study.best_trial.number}" in page
-        best = study.best_trial
+    best = best_trial(study)  # lr 0.001 on these linear units is `slow`: a failure
+    if best is not None:
+        assert f"Best config: trial #{best.number}" in page
         # its learning curve, from MLflow
         assert f"#{best.number} {best.user_attrs['outcome']} {best.value:.4f}" in page
+    elif any(t.state == TrialState.COMPLETE for t in study.trials):
+        assert "Every completed trial is a failure (" in page
+        assert "<tr class='failure'>" in page
     res = cli("report", "nope", "--root", root, "--out", tmp_path / "n.html")
     assert res.code == 2 and "study 'nope': not found" in res.err
     assert not (tmp_path / "n.html").exists()
+
+
+def test_a_failure_with_the_highest_value_is_shown_apart_never_the_best(
+    root: Path, tmp_path: Path
+) -> None:
+    """One objective: a ``slow`` net with the highest val_accuracy is not the best config,
+    the best curve, the best so far nor the status' best; the summary lists it apart, its
+    rows greyed with its label."""
+    from rich.console import Console
+
+    from sweeps.analysis.anytime import best_so_far
+    from sweeps.cli.views import render_status
+    from sweeps.store import best_trial
+
+    params = {"learning_rate": 0.01, "weight_init_scale": 1.0}
+    specs = [
+        Spec(TrialState.COMPLETE, "ok", params, [0.6, 0.8]),
+        Spec(TrialState.COMPLETE, "slow", {**params, "learning_rate": 0.02}, [0.7, 0.95]),
+        Spec(TrialState.COMPLETE, "stuck", {**params, "learning_rate": 0.03}, [0.11, 0.11]),
+        Spec(TrialState.COMPLETE, "ok", {**params, "learning_rate": 0.04}, [0.5, 0.7]),
+    ]
+    study, store = make_study(root, "slowbest", specs)
+    assert study.best_trial.number == 1  # Optuna's own best is the failure
+    assert best_trial(study).number == 0
+    assert [p.number for p in best_so_far(study)] == [0]
+    sections = sections_of(study, store)
+    summary = section(sections, "summary").html
+    assert "Best config: trial #0" in summary
+    failures = summary.split("id='failures-above'")[1]
+    greyed = re.findall(r"<tr class='failure'><td class='num'>(\d+)</td><td>(\w+)</td>", failures)
+    assert greyed == [("1", "slow")]  # stuck #2 scored below the best: not listed here
+    table = section(sections, "trials").html
+    assert re.findall(r"<tr class='failure'><td class='num'>(\d+)</td>", table) == ["1", "2"]
+    assert "<tr><td class='num'>0</td>" in table
+    curves, _ = report.collect_curves(study, study.get_trials(), store)
+    assert [(c.trial.number, c.role) for c in curves] == [(0, "best"), (3, "best")]
+    line = next(t for t in section(sections, "history").figures[0].data if t.name == "best so far")
+    assert max(line.y) == 0.8
+    page = report.write_report(study, store, tmp_path / "slowbest.html").read_text()
+    assert "tr.failure td{color:#9e9e9e}" in page
+    console = Console(record=True, width=200)
+    console.print(render_status(study))
+    assert "best trial #0: val_accuracy=0.8000" in console.export_text()
+
+
+def test_every_trial_a_failure_gives_no_best_config_and_grey_curves(root: Path) -> None:
+    from sweeps.analysis.report.figures.style import FAILURE_COLOR
+
+    params = {"learning_rate": 0.01, "weight_init_scale": 1.0}
+    specs = [
+        Spec(TrialState.COMPLETE, "stuck", params, [0.11, 0.11]),
+        Spec(TrialState.COMPLETE, "slow", {**params, "learning_rate": 0.02}, [0.1, 0.12]),
+    ]
+    study, store = make_study(root, "allfail", specs)
+    summary = section(sections_of(study, store), "summary").html
+    assert "Every completed trial is a failure (stuck=1, slow=1): no best config." in summary
+    failures = summary.split("id='failures-above'")[1]
+    greyed = re.findall(r"<tr class='failure'><td class='num'>(\d+)</td><td>(\w+)</td>", failures)
+    assert greyed == [("1", "slow"), ("0", "stuck")]  # best first
+    curves, notes = report.collect_curves(study, study.get_trials(), store)
+    assert [(c.trial.number, c.role) for c in curves] == [(1, "failure"), (0, "failure")]
+    assert any("Every COMPLETE trial is a failure" in n for n in notes)
+    fig = report.curves_figure(curves)
+    assert {t.line.color for t in fig.data} == {FAILURE_COLOR}

@@ -8,6 +8,10 @@ runs, or Optuna's intermediate values when a run has none), parameter importance
 parallel coordinates, a slice plot per parameter, and the table of all trials. Where a plot
 cannot be drawn (too few trials, a parameter with one value) the page says why instead.
 
+A trial whose outcome is a failure (:func:`~sweeps.store.is_failure`) is never the best
+config, a "best" curve or on the Pareto front: where it scored better it is listed apart,
+its row greyed with its label (the summary, the Pareto section, the table of trials).
+
 :mod:`.data` reads the study and the runs, :mod:`.figures` draws the sections, :mod:`.page`
 writes the page and publishes it to MLflow.
 """

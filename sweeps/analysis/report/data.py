@@ -18,7 +18,7 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.store import Store, metric_history
+from sweeps.store import Store, is_failure, metric_history
 from sweeps.store.schema import ATTR_OUTCOME, ATTR_REASON, ATTR_RUN_ID, STUDY_METRIC
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class Curve:
     """Per-epoch histories of one trial: metric name -> [(epoch, value)]."""
 
     trial: FrozenTrial
-    role: str  # "best" or "diverged"
+    role: str  # "best", "failure" (no trial that is not one completed) or "diverged"
     series: dict[str, list[tuple[int, float]]]
     source: str  # "mlflow" or "optuna"
 
@@ -157,9 +157,16 @@ def collect_curves(
     metric = str(study.user_attrs.get(STUDY_METRIC, "value"))
     keys = _curve_keys(metric)
     ranked = sort_best(study, trials)
-    # the best trials that trained; a stuck run with a high value is not one of them
-    best = [t for t in ranked if outcome_of(t) == "ok"] or ranked
-    curves = [_curve(t, "best", keys, metric, store) for t in best[:N_BEST]]
+    # the best trials that trained; a stuck run with a high value is not one of them:
+    # with none that trained, the top failures are drawn greyed, as failures
+    best = [t for t in ranked if not is_failure(t)]
+    role = "best" if best else "failure"
+    curves = [_curve(t, role, keys, metric, store) for t in (best or ranked)[:N_BEST]]
+    if ranked and not best:
+        notes.append(
+            f"Every COMPLETE trial is a failure: the {min(N_BEST, len(ranked))} with the best "
+            f"{html.escape(metric)} are drawn grey, as failures, not as the best."
+        )
     diverged = [t for t in trials if outcome_of(t) in ("diverged", "exploded")]
     with_history: list[Curve] = []
     without: list[FrozenTrial] = []

@@ -74,6 +74,7 @@ th{background:#f5f5f5}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.total td{border-top:2px solid #ccc}
 tr.swept td{font-weight:bold}
+tr.failure td{color:#9e9e9e}
 td.reason{color:#555;max-width:520px}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px}
 .plot{margin:6px 0}

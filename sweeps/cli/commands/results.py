@@ -1,5 +1,6 @@
 """Commands that take a study's results out: an HTML ``report``, the best (or picked)
-trial's parameters (``export``), and every trial as a table (``trials``)."""
+trial's parameters (``export``), every trial as a table (``trials``), and the next
+search space made from its failures (``refine``)."""
 
 from __future__ import annotations
 
@@ -89,3 +90,50 @@ def trials(
     s = existing_study(study, storage, tracking_uri, root).study
     path = write_trials(s, out)
     console.print(f"{len(s.trials)} trial(s) of study '{study}' written to {path}")
+
+
+def refine(
+    study: StudyArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Space file to write.")] = Path(
+        "refined.yaml"
+    ),
+    space: Annotated[
+        Path | None,
+        typer.Option("--space", help="The space file the study ran (default: the recorded one)."),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="The refined study's name (default: STUDY-refined)."),
+    ] = None,
+    tolerance: Annotated[
+        float | None,
+        typer.Option(
+            "--tolerance",
+            help="A trial is good within this share of the best value at its epoch "
+            "(default 0.01); a choice with no good trial is dropped.",
+        ),
+    ] = None,
+    storage: StorageOpt = None,
+    tracking_uri: TrackingOpt = None,
+    root: RootOpt = None,
+) -> None:
+    """Write the next search space from a study's failures: choices that never came close
+    dropped, range ends where trials failed cut (per activation where that is where they
+    fail), each change commented with its evidence. `sweeps run OUT` runs it."""
+    from sweeps.api import refine as refine_study
+
+    loaded = existing_study(study, storage, tracking_uri, root)
+    done = refine_study(loaded, out, space=space, name=name, tolerance=tolerance)
+    wasted = ", ".join(f"{n} {label}" for label, n in done.wasted.most_common()) or "none"
+    console.print(
+        f"study '{study}': {len(done.points)} finished trial(s), "
+        f"{sum(done.wasted.values())} wasted ({done.wasted_share:.0%}: {wasted})",
+        markup=False,
+    )
+    for line in done.changes() or ["nothing to cut: no choice or range end held enough failures"]:
+        console.print(f"  {line}", markup=False)
+    console.print(
+        f"refined space '{done.name}' written to {out} ({done.still_in} of the trials fit "
+        f"in it); run it with: sweeps run {out}",
+        markup=False,
+    )

@@ -2,8 +2,8 @@
 importance / parallel / slice plots) and the HTML tables beside them.
 
 :mod:`.style` holds what every section shares; :mod:`.tables`, :mod:`.outcomes`,
-:mod:`.curves`, :mod:`.clock` and :mod:`.optuna_plots` draw the sections of one kind
-each; this module puts them in the page's order.
+:mod:`.curves`, :mod:`.clock`, :mod:`.pareto` and :mod:`.optuna_plots` draw the sections
+of one kind each; this module puts them in the page's order.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from sweeps.analysis.report.figures.curves import curves_figure, curves_section
 from sweeps.analysis.report.figures.optuna_plots import (
     importance_section,
     parallel_section,
-    pareto_section,
     slice_section,
 )
 from sweeps.analysis.report.figures.outcomes import failure_map_section, history_section
+from sweeps.analysis.report.figures.pareto import pareto_section
 from sweeps.analysis.report.figures.style import (
     OUTCOME_COLORS,
     PLOT_CONFIG,

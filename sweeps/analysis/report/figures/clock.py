@@ -19,9 +19,10 @@ def clock_section(study: optuna.Study, trials: Sequence[FrozenTrial], metric: st
     section = Section(
         "clock",
         "Best so far against the clock",
-        f"The best COMPLETE {esc(metric)} so far against the seconds since the study's first "
-        "trial started; each finished trial is a point at the moment it ended, coloured by "
-        "outcome (diamonds: PRUNED, at the last value reported, such as a rung's).",
+        f"The best COMPLETE {esc(metric)} so far (failures left out: never the best) against "
+        "the seconds since the study's first trial started; each finished trial is a point "
+        "at the moment it ended, coloured by outcome (diamonds: PRUNED, at the last value "
+        "reported, such as a rung's).",
     )
     start = started_at(trials)
     ended = [

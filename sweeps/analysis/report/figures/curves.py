@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sweeps.analysis.report.data import N_BEST, Curve, outcome_of
-from sweeps.analysis.report.figures.style import Section, log_axis
+from sweeps.analysis.report.figures.style import FAILURE_COLOR, Section, log_axis
 from sweeps.store import primary_value
 
 
@@ -33,6 +33,8 @@ def curves_figure(curves: Sequence[Curve], title: str = "") -> Any:
         if c.role == "best":
             color, dash = best_shades[n_best % 4], "solid"
             n_best += 1
+        elif c.role == "failure":  # no trial that is not a failure completed
+            color, dash = FAILURE_COLOR, "dot"
         else:
             color, dash = bad_shades[n_bad % 4], "dash"
             n_bad += 1
@@ -75,7 +77,7 @@ def curves_section(curves: Sequence[Curve], notes: Sequence[str], metric: str) -
     section = Section(
         "curves",
         "Learning curves",
-        f"Per-epoch histories of the {N_BEST} best trials that trained (outcome ok; solid, "
+        f"Per-epoch histories of the {N_BEST} best trials that trained (not a failure; solid, "
         "green) and of diverged trials (dashed, red), from their MLflow runs; loss and "
         "gradient norm on a log scale. Click a legend entry to hide a trial in every panel.",
     )

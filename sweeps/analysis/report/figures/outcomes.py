@@ -29,6 +29,7 @@ from sweeps.analysis.report.figures.style import (
     outcome_colors,
     outcome_traces,
 )
+from sweeps.store import is_failure
 
 
 def history_section(study: optuna.Study, trials: Sequence[FrozenTrial], metric: str) -> Section:
@@ -39,7 +40,8 @@ def history_section(study: optuna.Study, trials: Sequence[FrozenTrial], metric: 
         "Optimisation history",
         f"{esc(metric)} per trial, coloured by outcome. Filled circles are COMPLETE trials "
         "(their value); diamonds are PRUNED trials at the last value they reported. "
-        "The line is the best COMPLETE value so far.",
+        "The line is the best COMPLETE value so far, failures (stuck, slow, ...) left out: "
+        "they are never the best.",
     )
     points: list[tuple[FrozenTrial, float]] = []
     missing: list[FrozenTrial] = []
@@ -58,7 +60,7 @@ def history_section(study: optuna.Study, trials: Sequence[FrozenTrial], metric: 
     fig = go.Figure()
     for trace in outcome_traces([(t, t.number, v) for t, v in points], size=10):
         fig.add_trace(trace)
-    best = sort_best(study, trials)
+    best = [t for t in sort_best(study, trials) if not is_failure(t)]
     if best:
         maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
         xs, ys, current = [], [], None

@@ -32,6 +32,11 @@ OUTCOME_COLORS = {
 }
 
 
+FAILURE_COLOR = "#bdbdbd"
+"""Where a failure (:func:`~sweeps.store.is_failure`) is set apart from the candidates for
+the best (the Pareto plot), it is drawn in this grey; tables grey its row."""
+
+
 _SPARE_COLORS = (
     "#1f77b4",
     "#393b79",

@@ -1,5 +1,5 @@
-"""The HTML tables: the summary (trials by outcome and state, the best config) and the table
-of all trials."""
+"""The HTML tables: the summary (trials by outcome and state, the best config, and the
+failures that scored better than it, greyed) and the table of all trials (failures greyed)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,20 @@ from sweeps.analysis.report.figures.style import (
     outcome_colors,
     swatch,
 )
-from sweeps.store import best_trial, study_objectives
+from sweeps.store import (
+    all_failures_note,
+    best_trial,
+    completed_trials,
+    is_failure,
+    primary_value,
+    study_objectives,
+)
 from sweeps.store.schema import ATTR_PARAMS, ATTR_REASON, ATTR_RUN_ID, ATTR_TEST_ACCURACY
 
 MAX_TABLE_ROWS = 1000
+
+MAX_FAILURE_ROWS = 10
+"""Failures listed beside the best config: the ones that scored better than it, best first."""
 
 
 def summary_section(study: optuna.Study, trials: Sequence[FrozenTrial]) -> Section:
@@ -54,14 +64,16 @@ def summary_section(study: optuna.Study, trials: Sequence[FrozenTrial]) -> Secti
         "<table class='counts' id='counts'><thead><tr><th>outcome \\ state</th>"
         f"{head}<th>total</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
-    section.html = table + best_config_html(study, trials)
+    section.html = table + best_config_html(study, trials) + failures_above_html(study)
     return section
 
 
 def best_config_html(study: optuna.Study, trials: Sequence[FrozenTrial]) -> str:
     best = best_trial(study)
     if best is None:
-        return "<p class='note' id='best-config'>No completed trial yet: no best config.</p>"
+        why = all_failures_note(study) or "no completed trial yet"
+        text = esc(why[0].upper() + why[1:])
+        return f"<p class='note' id='best-config'>{text}: no best config.</p>"
     params = best.user_attrs.get(ATTR_PARAMS)
     if not isinstance(params, dict):
         params = dict(best.params)
@@ -91,6 +103,43 @@ def best_config_html(study: optuna.Study, trials: Sequence[FrozenTrial]) -> str:
     )
 
 
+def failures_above_html(study: optuna.Study) -> str:
+    """The COMPLETE failures whose (first) value beats the best config's, best first,
+    greyed with their label: a reader who sees a higher number in the history learns
+    why it is not the best (every one of them when there is no best)."""
+    best = best_trial(study)
+    sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
+    bar = primary_value(best) if best is not None else None
+    above = sorted(
+        (
+            t
+            for t in completed_trials(study)
+            if is_failure(t) and (bar is None or sign * float(t.values[0]) < sign * bar)
+        ),
+        key=lambda t: (sign * float(t.values[0]), t.number),
+    )
+    if not above:
+        return ""
+    names = study_objectives(study)
+    head = "".join(f"<th>{esc(h)}</th>" for h in ("#", "outcome", *names, "reason"))
+    rows = "".join(
+        f"<tr class='failure'><td class='num'>{t.number}</td><td>{esc(outcome_of(t))}</td>"
+        + "".join(f"<td class='num'>{objective_text(v)}</td>" for v in t.values)
+        + f"<td class='reason'>{esc(str(t.user_attrs.get(ATTR_REASON, '')))}</td></tr>"
+        for t in above[:MAX_FAILURE_ROWS]
+    )
+    more = len(above) - MAX_FAILURE_ROWS
+    return (
+        f"<h3 id='failures-above'>Failures, never the best ({len(above)})</h3>"
+        "<p class='note'>These COMPLETE trials scored "
+        + ("better than the best config" if best is not None else "a value")
+        + " but their outcome is a failure: no rule picks them; "
+        "<code>sweeps export STUDY --pick N</code> exports one anyway.</p>"
+        f"<table class='failures'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        + (f"<p class='note'>And {more} more.</p>" if more > 0 else "")
+    )
+
+
 def trials_section(trials: Sequence[FrozenTrial]) -> Section:
     section = Section("trials", "All trials")
     if not trials:
@@ -108,8 +157,9 @@ def trials_section(trials: Sequence[FrozenTrial]) -> Section:
             f"<td>{esc(fmt_value(t.params[n])) if n in t.params else ''}</td>" for n in names
         )
         value = " / ".join(f"{v:.4g}" for v in t.values) if t.values else ""
+        grey = " class='failure'" if is_failure(t) else ""
         rows.append(
-            f"<tr><td class='num'>{t.number}</td><td>{t.state.name}</td>"
+            f"<tr{grey}><td class='num'>{t.number}</td><td>{t.state.name}</td>"
             f"<td>{swatch(colors[label])}{esc(label)}</td><td class='num'>{value}</td>"
             f"{params}<td class='reason'>{esc(str(t.user_attrs.get(ATTR_REASON, '')))}</td></tr>"
         )
