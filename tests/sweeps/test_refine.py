@@ -8,6 +8,7 @@ from typing import Any
 
 import optuna
 import pytest
+import yaml
 from mlflow import MlflowClient
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState, create_trial
@@ -194,8 +195,6 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "learning_rate": {"type": "float", "low": 0.001, "high": 30.0, "log": True},
         },
     }
-    import yaml
-
     space.write_text(yaml.safe_dump(raw, sort_keys=False))
     with pytest.raises(SystemExit) as done:
         main(["run", str(space), "--root", str(root / "mlruns"), "-q"])
@@ -267,8 +266,6 @@ def test_a_space_file_that_changed_since_the_study_is_refused(
     changed = load_yaml((swept / "orig.yaml").read_text())
     changed["params"]["learning_rate"]["high"] = 3.0
     path = tmp_path / "changed.yaml"
-    import yaml
-
     path.write_text(yaml.safe_dump(changed))
     result = cli("refine", "orig", "--space", path, "--root", str(swept / "mlruns"))
     assert result.code == 2
