@@ -44,7 +44,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sweep_vs_common import DEFAULT_MNIST, LARGE, ROOT, short_commit
 
-WASTED = ("diverged", "exploded", "stuck", "saturated")
+from sweeps.analysis.refine.evidence import WASTED_LABELS
+
 GOAL_WASTED = 0.05
 
 
@@ -58,7 +59,7 @@ class Leg:
 
     @property
     def wasted(self) -> float:
-        return sum(o in WASTED for _, _, o in self.trials) / max(len(self.trials), 1)
+        return sum(o in WASTED_LABELS for _, _, o in self.trials) / max(len(self.trials), 1)
 
     def best_by(self, seconds: float) -> float | None:
         values = [v for end, v, _ in self.trials if v is not None and end <= seconds]

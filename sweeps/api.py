@@ -326,6 +326,7 @@ def refine(
     from sweeps.analysis.refine import TOLERANCE
     from sweeps.analysis.refine import refine as refine_study
     from sweeps.files import read_mapping
+    from sweeps.space import parse_space
     from sweeps.store import Tracker
     from sweeps.store.schema import ARTIFACT_REFINED, STUDY_SPACE, STUDY_SPACE_FILE
 
@@ -338,16 +339,15 @@ def refine(
             f"study '{s.study_name}': its space file '{path}' is not found; pass the file "
             "it ran (--space FILE)"
         )
-    parsed = load_space(path, study=s.study_name)
+    raw = read_mapping(path, "search space")
+    parsed = parse_space(raw, source=str(path), force_name=s.study_name)
     if s.user_attrs.get(STUDY_SPACE) not in (None, parsed.fingerprint()):
         raise UserError(
             f"--space: '{path}' no longer describes study '{s.study_name}' (its ranges, "
             "choices or fixed values changed since it ran); pass the file it ran"
         )
     tol = TOLERANCE if tolerance is None else tolerance
-    if not 0 < tol < 1:
-        raise UserError(f"--tolerance: must be > 0 and < 1, got {tol}")
-    refined = refine_study(s, read_mapping(path, "search space"), parsed, name=name, tolerance=tol)
+    refined = refine_study(s, raw, parsed, name=name, tolerance=tol)
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(refined.text, encoding="utf-8")

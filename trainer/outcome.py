@@ -56,7 +56,7 @@ import numpy as np
 
 from trainer.loss_trend import FALL_Z, SLOW_MIN_DROP, LossTrend, loss_trend
 from trainer.preflight import INITIAL_LOSS_FACTOR, expected_initial_loss
-from trainer.symmetry import describe_symmetry, distinct_units, identical_units
+from trainer.symmetry import describe_symmetry, symmetric_groups
 
 if TYPE_CHECKING:
     from trainer.config import TrainConfig
@@ -202,10 +202,11 @@ def classify(run: RunEvidence, *, margin: float = STUCK_MARGIN) -> Outcome:
         found["exploded"] = exploded.reason + _blame_large_lr(run.config)
 
     hidden = list(zip(run.kernels[:-1], run.biases[:-1], strict=True))
-    symmetric = [i + 1 for i, (k, b) in enumerate(hidden) if identical_units(k, b)]
+    groups = [(i + 1, symmetric_groups(k, b)) for i, (k, b) in enumerate(hidden)]
+    symmetric = [(i, g) for i, g in groups if g is not None]
     if symmetric:
         found["symmetric"] = (
-            describe_symmetry([(i, distinct_units(*hidden[i - 1])) for i in symmetric])
+            describe_symmetry(symmetric)
             + " (symmetry: zero or constant init; use a random initializer)"
         )
         evidence["symmetric_layers"] = float(len(symmetric))

@@ -23,27 +23,46 @@ _IDENTICAL_TOL = 1e-6
 def distinct_units(kernel: np.ndarray, bias: np.ndarray) -> list[int]:
     """The sizes of a layer's groups of identical units (same kernel column and bias, to
     :data:`_IDENTICAL_TOL`), largest first: ``[30]`` for 30 identical units."""
-    units = np.concatenate([kernel, bias[None, :]], axis=0).T  # one row per unit
-    heads: list[np.ndarray] = []
-    sizes: list[int] = []
-    for unit in units:
-        for g, head in enumerate(heads):
-            if np.max(np.abs(unit - head)) < _IDENTICAL_TOL:
-                sizes[g] += 1
-                break
-        else:
-            heads.append(unit)
-            sizes.append(1)
-    return sorted(sizes, reverse=True)
+    groups = _groups(kernel, bias, limit=kernel.shape[-1])
+    assert groups is not None  # never more groups than units
+    return groups
+
+
+def symmetric_groups(kernel: np.ndarray, bias: np.ndarray) -> list[int] | None:
+    """The layer's groups of identical units (:func:`distinct_units`) when they make it
+    symmetric: several units in at most :data:`SYMMETRIC_SHARE` as many groups (one, for
+    fewer than eight units); ``None`` otherwise, found as soon as there are too many."""
+    n = kernel.shape[-1]
+    if n < 2:
+        return None
+    return _groups(kernel, bias, limit=max(1, int(n * SYMMETRIC_SHARE)))
 
 
 def identical_units(kernel: np.ndarray, bias: np.ndarray) -> bool:
-    """True when a layer of several units computes only a few distinct things: at most
-    :data:`SYMMETRIC_SHARE` of its units are distinct (one, for fewer than eight)."""
-    n = kernel.shape[-1]
-    if n < 2:
-        return False
-    return len(distinct_units(kernel, bias)) <= max(1, int(n * SYMMETRIC_SHARE))
+    """True when a layer of several units computes only a few distinct things
+    (:func:`symmetric_groups`)."""
+    return symmetric_groups(kernel, bias) is not None
+
+
+def _groups(kernel: np.ndarray, bias: np.ndarray, *, limit: int) -> list[int] | None:
+    """Group sizes, largest first; ``None`` once a group past ``limit`` would be needed
+    (a random init's layer is found out after ``limit + 1`` units, one comparison each)."""
+    units = np.concatenate([kernel, bias[None, :]], axis=0).T  # one row per unit
+    heads = np.empty((limit, units.shape[1]), dtype=units.dtype)
+    sizes: list[int] = []
+    for unit in units:
+        if sizes:
+            close = np.flatnonzero(
+                np.max(np.abs(heads[: len(sizes)] - unit), axis=1) < _IDENTICAL_TOL
+            )
+            if close.size:
+                sizes[int(close[0])] += 1
+                continue
+        if len(sizes) == limit:
+            return None
+        heads[len(sizes)] = unit
+        sizes.append(1)
+    return sorted(sizes, reverse=True)
 
 
 def describe_symmetry(layers: list[tuple[int, list[int]]]) -> str:

@@ -30,7 +30,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeps.store import cost, fronts
 from sweeps.store.schema import rung_attr
 
-__all__ = ["RungMember", "RungStop", "Rungs", "cost", "judge_rungs", "pareto_order"]
+__all__ = ["RungMember", "RungStop", "Rungs", "judge_rungs", "pareto_order"]
 
 _PEER_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 

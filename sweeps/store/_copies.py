@@ -22,7 +22,7 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.store.schema import ATTR_COPIED_FROM, ATTR_PARAMS, STUDY_COPIED
+from sweeps.store.schema import ATTR_COPIED_FROM, ATTR_PARAMS
 
 if TYPE_CHECKING:
     from sweeps.space import SearchSpace
@@ -53,7 +53,6 @@ def copy_fitting_trials(study: optuna.Study, space: SearchSpace, storage: Any) -
             copies.append(_copy(trial, distributions, origin))
     if copies:
         study.add_trials(copies)
-    study.set_user_attr(STUDY_COPIED, len(copies))
     return len(copies)
 
 

@@ -19,8 +19,6 @@ STUDY_METRICS = "metrics"
 """Every objective name of a multi-objective study, in order (absent with one objective)."""
 STUDY_REFINED_FROM = "refined_from"
 """The study whose failures ``sweeps refine`` cut this study's space from."""
-STUDY_COPIED = "copied_trials"
-"""How many of that study's trials were copied in when this one was created."""
 
 # -- Optuna trial user attributes ---------------------------------------------------------
 ATTR_PARAMS = "params"

@@ -19,10 +19,19 @@ from typing import Any
 
 import optuna
 
-from sweeps.analysis.refine.evidence import TOLERANCE, WASTED_LABELS, Point, outcome_of, points
+from sweeps.analysis.refine.evidence import (
+    TOLERANCE,
+    Point,
+    counted,
+    outcome_of,
+    points,
+    wasted,
+)
 from sweeps.analysis.refine.plan import Plan, plan
 from sweeps.analysis.refine.space_file import refined_mapping, render
 from sweeps.space import SearchSpace, parse_space
+
+NOTHING_TO_CUT = "Nothing to cut: no choice or range end held enough failed trials."
 
 
 @dataclass(frozen=True)
@@ -40,7 +49,7 @@ class Refinement:
     @property
     def wasted(self) -> Counter[str]:
         """The original study's wasted trials per outcome (:data:`.evidence.WASTED_LABELS`)."""
-        return Counter(p.outcome for p in self.points if p.outcome in WASTED_LABELS)
+        return wasted(self.points)
 
     @property
     def wasted_share(self) -> float:
@@ -68,30 +77,27 @@ def refine(
     tolerance: float = TOLERANCE,
 ) -> Refinement:
     """Refine ``study`` (run over ``space``, read from the mapping ``raw``)."""
-    if not 0 < tolerance < 1:
-        raise ValueError(f"tolerance must be > 0 and < 1, got {tolerance}")
     pts = points(study, tolerance=tolerance)
     changes = plan(space, pts)
     new_name = name or f"{study.study_name}-refined"
     mapping, comments = refined_mapping(
         raw, space, changes, name=new_name, origin=study.study_name, tolerance=tolerance
     )
-    wasted = Counter(p.outcome for p in pts if p.outcome in WASTED_LABELS)
-    listed = ", ".join(f"{n} {label}" for label, n in wasted.most_common()) or "none"
+    lost = wasted(pts)
     header = [
         f"Refined by `sweeps refine {study.study_name}` on {dt.date.today().isoformat()} "
         f"from {len(pts)} finished trials",
-        f"({sum(wasted.values())} wasted: {listed}); {len(changes.drops)} choice(s) dropped, "
+        f"({sum(lost.values())} wasted: {counted(lost)}); {len(changes.drops)} choice(s) dropped, "
         f"{len(changes.ranges)} range(s) cut; {len(changes.left)} of the trials fit in it.",
         "Each change says what decided it and what it was: put that back to undo it.",
         f"Run where '{study.study_name}' is stored, the new study starts with its trials that "
         "fit in this space (copied, not run again).",
     ]
     if not changes.drops and not changes.ranges:
-        header.append("Nothing to cut: no choice or range end held enough failed trials.")
+        header.append(NOTHING_TO_CUT)
     text = render(mapping, comments, header)
     parse_space(mapping, source=f"refined from '{study.study_name}'")  # a bug if it fails
     return Refinement(study.study_name, new_name, tuple(pts), changes, mapping, text, tolerance)
 
 
-__all__ = ["TOLERANCE", "Refinement", "outcome_of", "refine"]
+__all__ = ["NOTHING_TO_CUT", "TOLERANCE", "Refinement", "outcome_of", "refine"]

@@ -27,10 +27,12 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeps.errors import UserError
+from sweeps.store import FAILURE_LABELS
 from sweeps.store.schema import ATTR_OUTCOME, ATTR_PARAMS
 
-CUT_LABELS = ("diverged", "exploded", "symmetric", "stuck", "slow", "saturated")
-"""The outcomes a refined space steers away from (``dead_units`` learns: not here)."""
+CUT_LABELS = tuple(label for label in FAILURE_LABELS if label != "dead_units")
+"""The failures a refined space steers away from (``dead_units`` learns: not here)."""
 WASTED_LABELS = ("diverged", "exploded", "stuck", "saturated")
 """The outcomes counted as wasted trials (the measure issue 25 set its goal in)."""
 MIN_FAILED = 3
@@ -69,7 +71,10 @@ def outcome_of(trial: FrozenTrial) -> str:
 
 
 def points(study: optuna.Study, *, tolerance: float = TOLERANCE) -> list[Point]:
-    """Every finished (COMPLETE or PRUNED) trial, failed or good or neither."""
+    """Every finished (COMPLETE or PRUNED) trial, failed or good or neither; a
+    ``tolerance`` outside (0, 1) is a :class:`UserError`."""
+    if not 0 < tolerance < 1:
+        raise UserError(f"--tolerance: must be > 0 and < 1, got {tolerance}")
     finished = [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
@@ -124,8 +129,17 @@ def _best_per_step(trials: Sequence[FrozenTrial], maximize: bool) -> dict[int, f
 def failures(group: Sequence[Point]) -> str:
     """``"9 diverged, 5 exploded, 2 poor"``: why the trials of ``group`` count against
     it, most first."""
-    counts = Counter(p.outcome if p.failed else "poor" for p in group if p.bad)
-    return ", ".join(f"{n} {label}" for label, n in counts.most_common())
+    return counted(Counter(p.outcome if p.failed else "poor" for p in group if p.bad))
+
+
+def wasted(pts: Sequence[Point]) -> Counter[str]:
+    """The wasted trials of ``pts`` per outcome (:data:`WASTED_LABELS`)."""
+    return Counter(p.outcome for p in pts if p.outcome in WASTED_LABELS)
+
+
+def counted(counts: Counter[str]) -> str:
+    """``"6 saturated, 3 exploded"``: counts, most first (``"none"`` when empty)."""
+    return ", ".join(f"{n} {label}" for label, n in counts.most_common()) or "none"
 
 
 @dataclass(frozen=True)
@@ -207,8 +221,10 @@ __all__ = [
     "WASTED_LABELS",
     "Cut",
     "Point",
+    "counted",
     "failures",
     "find_cuts",
     "outcome_of",
     "points",
+    "wasted",
 ]

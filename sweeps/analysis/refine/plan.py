@@ -55,7 +55,6 @@ class RangeCut:
     param: str
     by: str | None
     cuts: dict[Any, tuple[Cut, ...]]
-    log: bool
 
     @property
     def failed(self) -> int:
@@ -139,7 +138,7 @@ def _range_options(
     options: list[RangeCut] = []
     whole = find_cuts(left, name, log=log)
     if whole:
-        options.append(RangeCut(name, None, {None: tuple(whole)}, log))
+        options.append(RangeCut(name, None, {None: tuple(whole)}))
     if name in SHAPE_FIELDS:  # bounds per group are for member fields only
         return options
     for by in _categorical(space):
@@ -154,7 +153,7 @@ def _range_options(
             if found:
                 cuts[value] = tuple(found)
         if cuts:
-            options.append(RangeCut(name, by, cuts, log))
+            options.append(RangeCut(name, by, cuts))
     return [o for o in options if o.failed > 0]
 
 

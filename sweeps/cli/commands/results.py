@@ -120,17 +120,18 @@ def refine(
     """Write the next search space from a study's failures: choices that never came close
     dropped, range ends where trials failed cut (per activation where that is where they
     fail), each change commented with its evidence. `sweeps run OUT` runs it."""
+    from sweeps.analysis.refine import NOTHING_TO_CUT
+    from sweeps.analysis.refine.evidence import counted
     from sweeps.api import refine as refine_study
 
     loaded = existing_study(study, storage, tracking_uri, root)
     done = refine_study(loaded, out, space=space, name=name, tolerance=tolerance)
-    wasted = ", ".join(f"{n} {label}" for label, n in done.wasted.most_common()) or "none"
     console.print(
         f"study '{study}': {len(done.points)} finished trial(s), "
-        f"{sum(done.wasted.values())} wasted ({done.wasted_share:.0%}: {wasted})",
+        f"{sum(done.wasted.values())} wasted ({done.wasted_share:.0%}: {counted(done.wasted)})",
         markup=False,
     )
-    for line in done.changes() or ["nothing to cut: no choice or range end held enough failures"]:
+    for line in done.changes() or [NOTHING_TO_CUT]:
         console.print(f"  {line}", markup=False)
     console.print(
         f"refined space '{done.name}' written to {out} ({done.still_in} of the trials fit "
