@@ -23,11 +23,12 @@ Apply = Callable[[Sequence[Any], Any], None]
 
 SUMS = (
     "loss_sum", "correct", "seen", "g_sum", "g_max", "last_loss",
-    "trend_n", "trend_l", "trend_tl", "trend_ll",
+    "trend_l", "trend_tl", "trend_ll",
 )  # fmt: skip
 """The running sums of an epoch, in order. ``trend_*`` are the batch losses' least-squares
-sums (count, sum of losses, of batch index x loss, of squared losses; float64), from which
-:func:`trainer.results.batch_trend` tells a loss falling within the epoch from noise."""
+sums (of losses, of batch index x loss, of squared losses; float64; their count is the
+epoch's finite batches), from which :func:`trainer.loss_trend.batch_trend` tells a loss
+falling within the epoch from noise."""
 
 
 def accumulate(
@@ -43,7 +44,7 @@ def accumulate(
     """The running sums (:data:`SUMS`) of the compiled epoch after batch ``step`` (its
     0-based index, inside the graph); a batch that is not ``finite`` leaves them as they
     were. Elementwise, so one run or a population's members alike."""
-    loss_sum, correct, seen, g_sum, g_max, last_loss, n, s_l, s_tl, s_ll = sums
+    loss_sum, correct, seen, g_sum, g_max, last_loss, s_l, s_tl, s_ll = sums
     loss64 = tf.cast(loss, tf.float64)
     t = tf.cast(step, tf.float64)
     return (
@@ -53,7 +54,6 @@ def accumulate(
         tf.where(finite, g_sum + g_norm, g_sum),
         tf.where(finite, tf.maximum(g_max, g_norm), g_max),
         tf.where(finite, loss, last_loss),
-        tf.where(finite, n + 1.0, n),
         tf.where(finite, s_l + loss64, s_l),
         tf.where(finite, s_tl + t * loss64, s_tl),
         tf.where(finite, s_ll + loss64 * loss64, s_ll),
@@ -111,7 +111,7 @@ def make_epoch(
         zeros = tf.zeros(k, tf.float32)
         nan = tf.fill(k, float("nan"))
         zeros64 = tf.zeros(k, tf.float64)
-        sums = (zeros, zeros, zeros, zeros, zeros, nan, *[zeros64] * 4)  # SUMS
+        sums = (zeros, zeros, zeros, zeros, zeros, nan, *[zeros64] * 3)  # SUMS
         state = (active, tf.zeros(k, tf.int32), *sums, zeros, zeros)
 
         def cond(i: Any, live: Any, *_: Any) -> Any:

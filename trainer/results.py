@@ -57,7 +57,7 @@ class EpochRecord:
     them (negative: they rose); ``None`` under three finite batches."""
     loss_fall_z: float | None = None
     """``loss_fall`` over its standard error: how clearly the fall stands above the batch
-    noise (:func:`trainer.outcome.batch_trend`)."""
+    noise (:func:`trainer.loss_trend.batch_trend`)."""
 
     def metrics(self) -> dict[str, float]:
         """The finite numeric metrics, keyed as logged to MLflow."""
@@ -150,8 +150,8 @@ def epoch_record(
     ``saturated_fraction``).
     """
     loss_sum, correct, seen, g_sum, g_max, last_loss, *trend, bad_loss, bad_grad = sums
-    fall = batch_trend(*(float(v) for v in trend))
-    good = int(batches) - (0 if ok else 1)
+    good = int(batches) - (0 if ok else 1)  # the finite batches, indexed 0 .. good - 1
+    fall = batch_trend(good, *(float(v) for v in trend))
     if good:
         last_finite_loss = float(last_loss)
     divergence = None
